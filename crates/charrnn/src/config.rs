@@ -1,0 +1,197 @@
+//! The run configuration: a TOML file whose every key has a default (the
+//! original's settings), unknown keys refused with the closest valid key
+//! suggested, and values validated before anything is written.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::Precision;
+
+/// Everything a training run is told. Defaults are min-char-rnn's.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Training text (UTF-8). Relative paths in a config file are relative to that file.
+    pub data: PathBuf,
+    pub hidden_size: usize,
+    pub seq_length: usize,
+    pub learning_rate: f64,
+    /// Gradients are clamped elementwise to [−clip, clip].
+    pub clip: f64,
+    /// Iterations in total; 0 runs until interrupted, like the original.
+    pub iterations: u64,
+    /// Seeds the weights (when not loaded) and the sampler.
+    pub seed: u64,
+    pub precision: Precision,
+    /// Backend name; the binary knows which are compiled in.
+    pub backend: String,
+    /// Parallel streams; 1 is the original.
+    pub batch_size: usize,
+    /// Every this many iterations print `iter n, loss: x` (0 = never).
+    pub print_every: u64,
+    /// Every this many iterations print a sample (0 = never).
+    pub sample_every: u64,
+    pub sample_length: usize,
+    /// Every this many iterations write a checkpoint (0 = only at the end).
+    pub checkpoint_every: u64,
+    /// Start from these weights (safetensors, original layout) instead of random ones.
+    pub init_weights: Option<PathBuf>,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            data: PathBuf::from("data/tinyshakespeare.txt"),
+            hidden_size: 100,
+            seq_length: 25,
+            learning_rate: 0.1,
+            clip: 5.0,
+            iterations: 0,
+            seed: 1,
+            precision: Precision::F32,
+            backend: "flex".into(),
+            batch_size: 1,
+            print_every: 100,
+            sample_every: 100,
+            sample_length: 200,
+            checkpoint_every: 1000,
+            init_weights: None,
+        }
+    }
+}
+
+/// The keys a config file may hold.
+pub const KEYS: [&str; 15] = [
+    "data",
+    "hidden_size",
+    "seq_length",
+    "learning_rate",
+    "clip",
+    "iterations",
+    "seed",
+    "precision",
+    "backend",
+    "batch_size",
+    "print_every",
+    "sample_every",
+    "sample_length",
+    "checkpoint_every",
+    "init_weights",
+];
+
+impl TrainConfig {
+    /// Reads a config file; relative paths inside it are made relative to its folder.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut config = Self::parse(&text).map_err(|message| Error::Config {
+            path: path.to_path_buf(),
+            message,
+        })?;
+        let dir = path.parent().unwrap_or(Path::new(""));
+        config.data = dir.join(&config.data);
+        config.init_weights = config.init_weights.map(|p| dir.join(p));
+        Ok(config)
+    }
+
+    /// Parses TOML text; an unknown key gets the closest valid key suggested.
+    pub fn parse(text: &str) -> std::result::Result<Self, String> {
+        toml::from_str(text).map_err(|e| {
+            let msg = e.message().to_string();
+            if let Some(key) = msg
+                .strip_prefix("unknown field `")
+                .and_then(|rest| rest.split('`').next())
+            {
+                let best = KEYS
+                    .iter()
+                    .min_by_key(|k| strsim::levenshtein(key, k))
+                    .expect("KEYS is not empty");
+                format!("unknown key `{key}` (did you mean `{best}`?)")
+            } else {
+                format!("not a valid config: {}", msg.trim())
+            }
+        })
+    }
+
+    /// The resolved configuration as TOML (written to `<out-dir>/config.toml`).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a config always serialises")
+    }
+
+    /// Refuses values the trainer cannot run with, naming the key.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |key: &str, message: String| {
+            Err(Error::InvalidValue {
+                key: key.into(),
+                message,
+            })
+        };
+        for (key, value) in [
+            ("hidden_size", self.hidden_size),
+            ("seq_length", self.seq_length),
+            ("batch_size", self.batch_size),
+        ] {
+            if value == 0 {
+                return bad(key, "must be at least 1".into());
+            }
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return bad(
+                "learning_rate",
+                format!("{} (must be a finite number > 0)", self.learning_rate),
+            );
+        }
+        if !(self.clip.is_finite() && self.clip > 0.0) {
+            return bad("clip", format!("{} (must be a finite number > 0)", self.clip));
+        }
+        if self.sample_every > 0 && self.sample_length == 0 {
+            return bad("sample_length", "must be at least 1 when sampling".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_original() {
+        let c = TrainConfig::parse("").unwrap();
+        assert_eq!((c.hidden_size, c.seq_length, c.learning_rate, c.clip), (100, 25, 0.1, 5.0));
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn unknown_key_suggests_the_closest() {
+        let e = TrainConfig::parse("hiden_size = 3").unwrap_err();
+        assert!(e.contains("`hiden_size`") && e.contains("`hidden_size`"), "{e}");
+    }
+
+    #[test]
+    fn every_key_is_listed() {
+        let toml = TrainConfig {
+            init_weights: Some("w".into()),
+            ..Default::default()
+        }
+        .to_toml();
+        let mut keys: Vec<&str> = toml.lines().filter_map(|l| l.split(" =").next()).collect();
+        keys.sort();
+        let mut want = KEYS.to_vec();
+        want.sort();
+        assert_eq!(keys, want);
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let c = TrainConfig::parse("learning_rate = -1.0").unwrap();
+        assert!(c.validate().unwrap_err().to_string().contains("learning_rate"));
+        let c = TrainConfig::parse("clip = 0.0").unwrap();
+        assert!(c.validate().unwrap_err().to_string().contains("clip"));
+        assert!(TrainConfig::parse("seq_length = -3").is_err());
+    }
+}

@@ -1,0 +1,256 @@
+//! The training text: its vocabulary, its encoding as one small integer per
+//! char, and the chunks of T inputs and targets that the streams walk through.
+//!
+//! The walk is the original's: a data pointer p that starts at 0, chunk inputs
+//! text[p..p+T], targets text[p+1..p+T+1], p += T after each step, and a reset
+//! (h = 0, p = 0) when p+T+1 >= len. With B streams the text is cut into B
+//! equal contiguous segments and the same rule applies within each segment
+//! (all streams reset together); B = 1 is exactly the original.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+use crate::error::{Error, Result};
+
+/// The text's distinct chars, sorted by code point; a char's id is its index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Vocab {
+    chars: Vec<char>,
+    ids: HashMap<char, u32>,
+}
+
+impl Vocab {
+    pub fn from_chars(mut chars: Vec<char>) -> Self {
+        chars.sort_unstable();
+        chars.dedup();
+        let ids = chars.iter().enumerate().map(|(i, &c)| (c, i as u32)).collect();
+        Self { chars, ids }
+    }
+
+    pub fn len(&self) -> usize {
+        self.chars.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.chars.is_empty()
+    }
+
+    pub fn chars(&self) -> &[char] {
+        &self.chars
+    }
+
+    pub fn id(&self, c: char) -> Option<u32> {
+        self.ids.get(&c).copied()
+    }
+
+    pub fn char(&self, id: u32) -> char {
+        self.chars[id as usize]
+    }
+
+    /// Encodes `s`, or names the chars that are not in the vocabulary.
+    pub fn encode(&self, s: &str) -> std::result::Result<Vec<u32>, Vec<char>> {
+        let mut unknown: Vec<char> = s.chars().filter(|c| self.id(*c).is_none()).collect();
+        if unknown.is_empty() {
+            return Ok(s.chars().map(|c| self.ids[&c]).collect());
+        }
+        unknown.sort_unstable();
+        unknown.dedup();
+        Err(unknown)
+    }
+
+    /// The vocabulary as a JSON list of one-char strings (the weights' `vocab` metadata).
+    pub fn to_json(&self) -> String {
+        let list: Vec<String> = self.chars.iter().map(|c| c.to_string()).collect();
+        serde_json::to_string(&list).expect("a list of strings always serialises")
+    }
+
+    /// Reads the `vocab` metadata written by [`Vocab::to_json`] (or by numpy).
+    pub fn from_json(json: &str) -> std::result::Result<Self, String> {
+        let list: Vec<String> =
+            serde_json::from_str(json).map_err(|e| format!("vocab is not a JSON list of strings: {e}"))?;
+        let mut chars = Vec::with_capacity(list.len());
+        for s in &list {
+            let mut it = s.chars();
+            match (it.next(), it.next()) {
+                (Some(c), None) => chars.push(c),
+                _ => return Err(format!("vocab entry {s:?} is not one character")),
+            }
+        }
+        let vocab = Self::from_chars(chars.clone());
+        if vocab.chars != chars {
+            return Err("vocab is not sorted by code point without repeats".into());
+        }
+        Ok(vocab)
+    }
+}
+
+/// A text encoded against its own vocabulary: one u32 per char.
+pub struct Text {
+    pub vocab: Vocab,
+    pub ids: Vec<u32>,
+}
+
+impl Text {
+    /// Reads a UTF-8 file; an empty or non-UTF-8 file is an error naming it.
+    pub fn load(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        if bytes.is_empty() {
+            return Err(Error::EmptyText {
+                path: path.to_path_buf(),
+            });
+        }
+        let text = String::from_utf8(bytes).map_err(|e| Error::NotUtf8 {
+            path: path.to_path_buf(),
+            offset: e.utf8_error().valid_up_to(),
+        })?;
+        Ok(Self::from_str(&text))
+    }
+
+    pub fn from_str(text: &str) -> Self {
+        // Collect distinct chars first (cheap for long texts), then encode.
+        let mut seen = std::collections::HashSet::new();
+        for c in text.chars() {
+            seen.insert(c);
+        }
+        let vocab = Vocab::from_chars(seen.into_iter().collect());
+        let ids = text.chars().map(|c| vocab.ids[&c]).collect();
+        Self { vocab, ids }
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+}
+
+/// One chunk of B streams × T steps, on the host, time-major: element t*B + b
+/// is stream b's char at step t.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Chunk {
+    pub inputs: Vec<u32>,
+    pub targets: Vec<u32>,
+    pub steps: usize,
+    pub streams: usize,
+}
+
+impl Chunk {
+    /// Inputs as a tensor [T*B] and targets as [T*B, 1], ready for the model.
+    pub fn to_device(&self, device: &Device) -> (Tensor<1, Int>, Tensor<2, Int>) {
+        let n = self.steps * self.streams;
+        let ints = |v: &[u32]| v.iter().map(|&i| i as i64).collect::<Vec<_>>();
+        let inputs = Tensor::from_data(TensorData::new(ints(&self.inputs), [n]), device);
+        let targets = Tensor::from_data(TensorData::new(ints(&self.targets), [n, 1]), device);
+        (inputs, targets)
+    }
+
+    /// Stream b's inputs and targets alone, as a one-stream chunk.
+    pub fn stream(&self, b: usize) -> Chunk {
+        let pick = |v: &[u32]| v.iter().skip(b).step_by(self.streams).copied().collect();
+        Chunk {
+            inputs: pick(&self.inputs),
+            targets: pick(&self.targets),
+            steps: self.steps,
+            streams: 1,
+        }
+    }
+}
+
+/// The streams' shared data pointer over B equal segments of the text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Streams {
+    pub seq_length: usize,
+    pub batch_size: usize,
+    /// Length of each stream's segment (text length / B, rounded down).
+    pub segment: usize,
+}
+
+impl Streams {
+    /// Checks that every segment holds at least one chunk (seq_length + 2 chars).
+    pub fn new(text_len: usize, seq_length: usize, batch_size: usize, path: &Path) -> Result<Self> {
+        let needed = batch_size * (seq_length + 2);
+        if seq_length == 0 || batch_size == 0 || text_len < needed {
+            return Err(Error::TextTooShort {
+                path: path.to_path_buf(),
+                chars: text_len,
+                needed,
+                streams: batch_size,
+                seq_length,
+            });
+        }
+        Ok(Self {
+            seq_length,
+            batch_size,
+            segment: text_len / batch_size,
+        })
+    }
+
+    /// The original's wrap rule: true when iteration `iter` must start over
+    /// from the segment starts with a zero hidden state.
+    pub fn must_reset(&self, iter: u64, p: usize) -> bool {
+        iter == 0 || p + self.seq_length + 1 >= self.segment
+    }
+
+    /// The chunk at data pointer `p` (relative to each segment's start).
+    pub fn chunk(&self, ids: &[u32], p: usize) -> Chunk {
+        let (t_len, b_len) = (self.seq_length, self.batch_size);
+        let mut inputs = Vec::with_capacity(t_len * b_len);
+        let mut targets = Vec::with_capacity(t_len * b_len);
+        for t in 0..t_len {
+            for b in 0..b_len {
+                let at = b * self.segment + p + t;
+                inputs.push(ids[at]);
+                targets.push(ids[at + 1]);
+            }
+        }
+        Chunk {
+            inputs,
+            targets,
+            steps: t_len,
+            streams: b_len,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vocab_is_sorted_by_code_point_and_round_trips_json() {
+        let text = Text::from_str("hello, wörld é");
+        let chars: String = text.vocab.chars().iter().collect();
+        assert_eq!(chars, " ,dehlorwéö");
+        assert_eq!(Vocab::from_json(&text.vocab.to_json()).unwrap(), text.vocab);
+        assert_eq!(text.vocab.encode("hex"), Err(vec!['x']));
+    }
+
+    #[test]
+    fn one_stream_walks_like_the_original() {
+        let text = Text::from_str("abcdefghij"); // 10 chars, T = 3
+        let s = Streams::new(text.len(), 3, 1, Path::new("t")).unwrap();
+        let c = s.chunk(&text.ids, 3);
+        assert_eq!(c.inputs, vec![3, 4, 5]);
+        assert_eq!(c.targets, vec![4, 5, 6]);
+        // p + T + 1 >= len: 6 + 4 = 10 resets, 3 + 4 = 7 does not.
+        assert!(s.must_reset(5, 6) && !s.must_reset(5, 3) && s.must_reset(0, 3));
+    }
+
+    #[test]
+    fn streams_cut_equal_segments() {
+        let text = Text::from_str("abcdefghijklmnopqrstu"); // 21 chars, B = 2: segments of 10
+        let s = Streams::new(text.len(), 2, 2, Path::new("t")).unwrap();
+        let c = s.chunk(&text.ids, 1);
+        // time-major: (t0,b0) (t0,b1) (t1,b0) (t1,b1)
+        assert_eq!(c.inputs, vec![1, 11, 2, 12]);
+        assert_eq!(c.stream(1).targets, vec![12, 13]);
+        assert!(Streams::new(7, 2, 2, Path::new("t")).is_err());
+    }
+}

@@ -1,0 +1,146 @@
+//! The training loop, exactly the original's: a data pointer walking the text
+//! T chars at a time, the wrap rule, the hidden state carried (detached) from
+//! chunk to chunk, one Adagrad step per chunk, and the smooth loss. The binary
+//! drives it one step at a time and owns all printing and files.
+
+use std::sync::Arc;
+
+use burn::module::Module;
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::data::{Chunk, Streams};
+use crate::error::{Error, Result};
+use crate::model::Rnn;
+use crate::optim::ClampedAdagrad;
+use crate::sample::sample;
+
+/// Where a run stands between two steps: all of it goes into a checkpoint.
+pub struct Progress {
+    /// Iterations done (the original's n).
+    pub iter: u64,
+    /// Data pointer, relative to each stream's segment start.
+    pub p: usize,
+    pub smooth_loss: f64,
+    /// [B,H], carried from chunk to chunk.
+    pub h: Tensor<2>,
+    /// The sampler's RNG.
+    pub rng: ChaCha8Rng,
+}
+
+/// What one step reports.
+pub struct Step {
+    /// The iteration this step was (0-based).
+    pub iter: u64,
+    pub loss: f64,
+    pub smooth_loss: f64,
+    /// Ids sampled before the step, when asked for.
+    pub sample: Option<Vec<u32>>,
+}
+
+pub struct Trainer {
+    model: Option<Rnn>,
+    pub optim: ModuleOptimizer,
+    pub progress: Progress,
+    pub streams: Streams,
+    pub learning_rate: f64,
+    ids: Arc<Vec<u32>>,
+    device: Device,
+}
+
+impl Trainer {
+    /// A fresh run: iteration 0, smooth loss −ln(1/V)·T, sampler seeded with `seed`.
+    pub fn new(
+        model: Rnn,
+        ids: Arc<Vec<u32>>,
+        streams: Streams,
+        learning_rate: f64,
+        clip: f64,
+        seed: u64,
+        device: &Device,
+    ) -> Self {
+        let (vocab, _) = model.sizes();
+        let progress = Progress {
+            iter: 0,
+            p: 0,
+            smooth_loss: -(1.0 / vocab as f64).ln() * streams.seq_length as f64,
+            h: model.zero_state(streams.batch_size),
+            rng: ChaCha8Rng::seed_from_u64(seed),
+        };
+        Self {
+            model: Some(model),
+            optim: ClampedAdagrad::new(clip).init(),
+            progress,
+            streams,
+            learning_rate,
+            ids,
+            device: device.clone(),
+        }
+    }
+
+    pub fn model(&self) -> &Rnn {
+        self.model.as_ref().expect("the model is only taken inside step")
+    }
+
+    /// The chunk the next step trains on, after applying the wrap rule.
+    fn next_chunk(&mut self) -> Chunk {
+        let pr = &mut self.progress;
+        if self.streams.must_reset(pr.iter, pr.p) {
+            pr.h = self.model.as_ref().expect("model present").zero_state(self.streams.batch_size);
+            pr.p = 0;
+        }
+        self.streams.chunk(&self.ids, pr.p)
+    }
+
+    /// One iteration. With `sample_length`, first samples that many chars from
+    /// stream 0's hidden state before the step, seeded with the chunk's first
+    /// input char (as the original does every 100 iterations). A non-finite
+    /// loss stops before the update, so the model stays the last good one.
+    pub fn step(&mut self, sample_length: Option<usize>) -> Result<Step> {
+        let chunk = self.next_chunk();
+        let model = self.model.take().expect("model present");
+        let sampled = sample_length.map(|n| {
+            let plain = model.valid();
+            let h0 = self.progress.h.clone().detach().narrow(0, 0, 1).without_autodiff();
+            sample(&plain, h0, chunk.inputs[0], n, 1.0, &mut self.progress.rng, |_| {})
+        });
+        let (inputs, targets) = chunk.to_device(&self.device);
+        let out = model.forward(inputs, targets, self.progress.h.clone());
+        let loss: f64 = out.loss.clone().into_scalar::<f64>();
+        if !loss.is_finite() {
+            self.model = Some(model);
+            return Err(Error::NonFinite {
+                iter: self.progress.iter,
+                loss,
+            });
+        }
+        let grads = GradientsParams::from_grads(out.loss.backward(), &model);
+        self.model = Some(self.optim.step(self.learning_rate, model, grads));
+        let pr = &mut self.progress;
+        pr.h = out.h_last.detach();
+        pr.smooth_loss = pr.smooth_loss * 0.999 + loss * 0.001;
+        let step = Step {
+            iter: pr.iter,
+            loss,
+            smooth_loss: pr.smooth_loss,
+            sample: sampled,
+        };
+        pr.p += self.streams.seq_length;
+        pr.iter += 1;
+        Ok(step)
+    }
+
+    /// Replaces model, optimizer and progress with a checkpoint's.
+    pub fn restore(&mut self, model: Rnn, optim: ModuleOptimizer, progress: Progress) {
+        self.model = Some(model);
+        self.optim = optim;
+        self.progress = progress;
+    }
+
+    /// The hidden state as host data [B,H].
+    pub fn hidden_data(&self) -> TensorData {
+        self.progress.h.clone().into_data()
+    }
+}

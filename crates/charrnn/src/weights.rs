@@ -1,0 +1,100 @@
+//! Weights in and out of the program as safetensors, in the original's layout:
+//! Wxh [H,V], Whh [H,H], Why [V,H], bh [H,1], by [V,1], f32 or f64, with the
+//! vocabulary as a JSON list under the metadata key `vocab` (the layout of the
+//! numpy reference's fixtures, so numpy and PyTorch read it directly).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use burn::tensor::{DType, TensorData};
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+
+use crate::data::Vocab;
+use crate::error::{Error, Result};
+use crate::fsutil::write_atomic;
+use crate::model::{PARAM_NAMES, Weights};
+
+/// Serialises weights, vocabulary and extra metadata to safetensors bytes.
+pub fn to_bytes(weights: &Weights, vocab: &Vocab, extra: &[(&str, String)]) -> Vec<u8> {
+    let mut metadata: HashMap<String, String> =
+        extra.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    metadata.insert("vocab".into(), vocab.to_json());
+    let (v, h) = weights.sizes();
+    metadata.insert("hidden_size".into(), h.to_string());
+    metadata.insert("vocab_size".into(), v.to_string());
+    let views = weights.named().map(|(name, data)| (name, view(data)));
+    safetensors::serialize(views, Some(metadata)).expect("weights always serialise")
+}
+
+fn view(data: &TensorData) -> TensorView<'_> {
+    let dtype = match data.dtype() {
+        DType::F64 => Dtype::F64,
+        _ => Dtype::F32,
+    };
+    TensorView::new(dtype, data.shape().to_vec(), data.as_bytes()).expect("shape matches bytes")
+}
+
+/// Writes `weights.safetensors`-style file atomically (temporary name, rename).
+pub fn save(path: &Path, weights: &Weights, vocab: &Vocab) -> Result<()> {
+    write_atomic(path, &to_bytes(weights, vocab, &[]))
+}
+
+/// Reads weights and vocabulary, checking names, dtypes and shapes.
+pub fn load(path: &Path) -> Result<(Weights, Vocab)> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    from_bytes(&bytes).map_err(|message| Error::Weights {
+        path: path.to_path_buf(),
+        message,
+    })
+}
+
+/// Parses weights from safetensors bytes; the error says what is wrong.
+pub fn from_bytes(bytes: &[u8]) -> std::result::Result<(Weights, Vocab), String> {
+    let (_, meta) = SafeTensors::read_metadata(bytes)
+        .map_err(|e| format!("not a safetensors file ({e})"))?;
+    let tensors =
+        SafeTensors::deserialize(bytes).map_err(|e| format!("not a safetensors file ({e})"))?;
+    let vocab_json = meta
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get("vocab"))
+        .ok_or("no `vocab` in the safetensors metadata")?;
+    let vocab = Vocab::from_json(vocab_json)?;
+    let read = |name: &str| -> std::result::Result<TensorData, String> {
+        let t = tensors
+            .tensor(name)
+            .map_err(|_| format!("no tensor named {name} (expected {})", PARAM_NAMES.join(", ")))?;
+        let dtype = match t.dtype() {
+            Dtype::F32 => DType::F32,
+            Dtype::F64 => DType::F64,
+            other => return Err(format!("{name} is {other:?}; expected F32 or F64")),
+        };
+        Ok(TensorData::from_bytes_vec(t.data().to_vec(), t.shape().to_vec(), dtype))
+    };
+    let w = Weights {
+        wxh: read("Wxh")?,
+        whh: read("Whh")?,
+        why: read("Why")?,
+        bh: read("bh")?,
+        by: read("by")?,
+    };
+    let hidden = w.whh.shape().first().copied().unwrap_or(0);
+    let expected = Weights::expected_shapes(vocab.len(), hidden);
+    let dtype = w.wxh.dtype();
+    for ((name, data), shape) in w.named().into_iter().zip(expected) {
+        if data.shape().as_slice() != shape {
+            return Err(format!(
+                "{name} has shape {:?}; expected {shape:?} for V = {} (vocab) and H = {hidden}",
+                data.shape().as_slice(),
+                vocab.len()
+            ));
+        }
+        if data.dtype() != dtype {
+            return Err(format!("{name} is {:?} but Wxh is {dtype:?}", data.dtype()));
+        }
+    }
+    Ok((w, vocab))
+}

@@ -1,0 +1,45 @@
+//! The one place that names backends: a name from the command line or config
+//! becomes a Burn device. Which names exist is decided by cargo features.
+
+use anyhow::{Result, bail};
+use burn::tensor::Device;
+use charrnn::Precision;
+
+/// Backends compiled into this binary, the default first.
+pub const COMPILED: &[&str] = &[
+    #[cfg(feature = "flex")]
+    "flex",
+    #[cfg(feature = "ndarray")]
+    "ndarray",
+    #[cfg(feature = "wgpu")]
+    "wgpu",
+];
+
+const KNOWN: &[(&str, &str)] = &[("flex", "flex"), ("ndarray", "ndarray"), ("wgpu", "wgpu")];
+
+/// The device for backend `name`, checked against the precision it must run.
+pub fn device(name: &str, precision: Precision) -> Result<Device> {
+    let device = match name {
+        #[cfg(feature = "flex")]
+        "flex" => Device::flex(),
+        #[cfg(feature = "ndarray")]
+        #[allow(deprecated)] // ndarray is deprecated upstream but still a real, tested backend
+        "ndarray" => Device::ndarray(),
+        #[cfg(feature = "wgpu")]
+        "wgpu" => Device::wgpu(burn::tensor::DeviceKind::DefaultDevice),
+        other => match KNOWN.iter().find(|(n, _)| *n == other) {
+            Some((_, feature)) => bail!(
+                "backend `{other}` is not compiled in; rebuild with `--features {feature}` (compiled in: {})",
+                COMPILED.join(", ")
+            ),
+            None => bail!(
+                "unknown backend `{other}` (compiled in: {})",
+                COMPILED.join(", ")
+            ),
+        },
+    };
+    if !device.supports_dtype(precision.dtype()) {
+        bail!("backend `{name}` does not support {precision}; use --precision f32");
+    }
+    Ok(device)
+}

@@ -1,0 +1,33 @@
+//! charrnn's command line. It picks the backend (the library never does),
+//! reads flags and config, and reports every failure as one line with a
+//! non-zero exit.
+
+mod backend;
+mod bench;
+mod cli;
+mod gradcheck;
+mod run;
+mod sample;
+mod settings;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => run::train(&cli.train),
+        Some(Command::Train(args)) => run::train(&args),
+        Some(Command::Gradcheck(args)) => gradcheck::run(&args),
+        Some(Command::Sample(args)) => sample::run(&args),
+        Some(Command::Bench(args)) => bench::run(&args),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(1);
+        }
+    }
+}

@@ -1,0 +1,337 @@
+//! `train`: sets up a run (fresh or resumed), drives the library's trainer
+//! step by step, and owns everything a person sees or keeps: the original's
+//! `iter n, loss: x` lines and samples, the progress bar, metrics.csv,
+//! checkpoints, weights.safetensors, and Ctrl-C handling.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use burn::tensor::{Device, Tensor};
+use charrnn::checkpoint::{self, Checkpoint};
+use charrnn::config::TrainConfig;
+use charrnn::data::{Streams, Text};
+use charrnn::fsutil::write_atomic;
+use charrnn::model::{Rnn, RnnConfig, Weights};
+use charrnn::optim::ClampedAdagrad;
+use charrnn::train::{Progress, Trainer};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::backend;
+use crate::cli::TrainArgs;
+use crate::settings;
+
+/// Exit status after an interrupted run that saved its checkpoint.
+pub const INTERRUPTED: i32 = 130;
+
+/// A run ready to go: everything validated, nothing written yet.
+pub struct Setup {
+    pub config: TrainConfig,
+    pub text: Text,
+    pub trainer: Trainer,
+    pub device: Device,
+    pub resumed_from: Option<u64>,
+}
+
+/// Builds the trainer from flags (and a checkpoint when resuming).
+pub fn setup(args: &TrainArgs) -> Result<Setup> {
+    let (config, saved) = match &args.resume {
+        Some(dir) => {
+            let ck = Checkpoint::load(dir)?;
+            settings::refuse_conflicts(&ck.config, args)?;
+            let mut config = ck.config.clone();
+            settings::apply_flags(&mut config, args)?;
+            config.validate()?;
+            (config, Some(ck))
+        }
+        None => (settings::resolve(args)?, None),
+    };
+    let text = Text::load(&config.data)?;
+    let streams = Streams::new(text.len(), config.seq_length, config.batch_size, &config.data)?;
+    let device = backend::device(&config.backend, config.precision)?.autodiff();
+    let ad_device = &device;
+    let model = match (&saved, &config.init_weights) {
+        (Some(ck), _) => {
+            if ck.vocab != text.vocab {
+                bail!(
+                    "cannot resume: the checkpoint's vocabulary ({} chars) differs from {}'s ({} chars)",
+                    ck.vocab.len(),
+                    config.data.display(),
+                    text.vocab.len()
+                );
+            }
+            Rnn::from_weights(&ck.weights, ad_device)
+        }
+        (None, Some(path)) => {
+            let (w, vocab) = charrnn::weights::load(path)?;
+            if vocab != text.vocab {
+                bail!(
+                    "{}: its vocabulary ({} chars) is not {}'s ({} chars)",
+                    path.display(),
+                    vocab.len(),
+                    config.data.display(),
+                    text.vocab.len()
+                );
+            }
+            let (_, h) = w.sizes();
+            if h != config.hidden_size {
+                bail!(
+                    "{}: hidden size {h} does not match hidden_size = {}",
+                    path.display(),
+                    config.hidden_size
+                );
+            }
+            Rnn::from_weights(&w.cast(config.precision), ad_device)
+        }
+        (None, None) => RnnConfig::new(text.vocab.len())
+            .with_hidden_size(config.hidden_size)
+            .init(config.seed, config.precision, ad_device),
+    };
+    let ids = Arc::new(text.ids.clone());
+    let mut trainer = Trainer::new(
+        model,
+        ids,
+        streams,
+        config.learning_rate,
+        config.clip,
+        config.seed,
+        ad_device,
+    );
+    let resumed_from = saved.as_ref().map(|ck| ck.iter);
+    if let Some(ck) = saved {
+        let optim = ClampedAdagrad::new(config.clip)
+            .init()
+            .from_bytes(ck.optimizer_bytes())
+            .map_err(|e| anyhow::anyhow!("checkpoint: optimizer state is corrupt ({e:?})"))?;
+        let h = Tensor::<2>::from_data(ck.h.clone(), (ad_device, ck.h.dtype()));
+        let model = Rnn::from_weights(&ck.weights, ad_device);
+        trainer.restore(
+            model,
+            optim,
+            Progress {
+                iter: ck.iter,
+                p: ck.p,
+                smooth_loss: ck.smooth_loss,
+                h,
+                rng: ck.rng.clone(),
+            },
+        );
+    }
+    Ok(Setup {
+        config,
+        text,
+        trainer,
+        device,
+        resumed_from,
+    })
+}
+
+/// The run's output directory: --resume's, --out-dir, or runs/<config name>.
+fn out_dir(args: &TrainArgs) -> PathBuf {
+    if let Some(dir) = &args.resume {
+        return if dir.is_file() { dir.parent().unwrap_or(Path::new(".")).to_path_buf() } else { dir.clone() };
+    }
+    args.out_dir
+        .clone()
+        .unwrap_or_else(|| Path::new("runs").join(settings::config_name(args)))
+}
+
+pub fn train(args: &TrainArgs) -> Result<i32> {
+    let mut s = setup(args)?;
+    let dir = out_dir(args);
+    let existing = dir.join(checkpoint::FILE_NAME);
+    if args.resume.is_none() && existing.exists() && !args.force {
+        bail!(
+            "{} already holds a run; continue it with --resume {}, start over with --force, or pick another --out-dir",
+            dir.display(),
+            dir.display()
+        );
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    write_atomic(&dir.join("config.toml"), s.config.to_toml().as_bytes())?;
+    let mut metrics = Metrics::open(&dir.join("metrics.csv"), s.resumed_from)?;
+
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = interrupted.clone();
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).context("cannot install the Ctrl-C handler")?;
+
+    let c = s.config.clone();
+    let chars_per_iter = (c.seq_length * c.batch_size) as f64;
+    println!(
+        "data has {} characters, {} unique. backend {}, {}, H {}, T {}, B {}, lr {}",
+        s.text.len(),
+        s.text.vocab.len(),
+        c.backend,
+        c.precision,
+        c.hidden_size,
+        c.seq_length,
+        c.batch_size,
+        c.learning_rate
+    );
+    if let Some(n) = s.resumed_from {
+        println!("resumed {} at iteration {n}", dir.display());
+    }
+    let bar = progress_bar(c.iterations, s.trainer.progress.iter);
+    let say = |line: &str| match &bar {
+        Some(b) => b.println(line),
+        None => println!("{line}"),
+    };
+    let started = Instant::now();
+    let first_iter = s.trainer.progress.iter;
+    let every = |n: u64, k: u64| k > 0 && n.is_multiple_of(k);
+    loop {
+        let n = s.trainer.progress.iter;
+        if c.iterations > 0 && n >= c.iterations {
+            break;
+        }
+        let sample_len = every(n, c.sample_every).then_some(c.sample_length);
+        let step = match s.trainer.step(sample_len) {
+            Ok(step) => step,
+            Err(e) => {
+                metrics.flush()?;
+                if let Some(b) = &bar {
+                    b.abandon();
+                }
+                return Err(e).context(format!(
+                    "stopped; the last good checkpoint in {} is kept",
+                    dir.display()
+                ));
+            }
+        };
+        if let Some(ids) = &step.sample {
+            let txt: String = ids.iter().map(|&i| s.text.vocab.char(i)).collect();
+            say(&format!("----\n {txt} \n----"));
+        }
+        if every(step.iter, c.print_every) {
+            say(&format!("iter {}, loss: {:.6}", step.iter, step.smooth_loss));
+        }
+        metrics.row(step.iter, step.loss, step.smooth_loss)?;
+        let done = step.iter + 1;
+        if let Some(b) = &bar {
+            let secs = started.elapsed().as_secs_f64().max(1e-9);
+            let rate = (done - first_iter) as f64 / secs;
+            b.set_position(done);
+            b.set_message(format!(
+                "{rate:.0} it/s, {:.0} chars/s, smooth loss {:.3}",
+                rate * chars_per_iter,
+                step.smooth_loss
+            ));
+        }
+        let stop = interrupted.load(Ordering::SeqCst);
+        if every(done, c.checkpoint_every) || stop {
+            save(&s, &dir, &mut metrics)?;
+        }
+        if stop {
+            if let Some(b) = &bar {
+                b.abandon();
+            }
+            eprintln!("interrupted at iteration {done}; checkpoint saved in {}", dir.display());
+            return Ok(INTERRUPTED);
+        }
+    }
+    save(&s, &dir, &mut metrics)?;
+    if let Some(b) = &bar {
+        b.finish();
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let iters = s.trainer.progress.iter - first_iter;
+    println!(
+        "done: {} iterations, smooth loss {:.6}, {:.3} ms/iter; weights in {}",
+        s.trainer.progress.iter,
+        s.trainer.progress.smooth_loss,
+        1e3 * secs / iters.max(1) as f64,
+        dir.join("weights.safetensors").display()
+    );
+    Ok(0)
+}
+
+/// Metrics first (so every row before the checkpoint is on disk), then the
+/// checkpoint, then the weights.
+fn save(s: &Setup, dir: &Path, metrics: &mut Metrics) -> Result<()> {
+    metrics.flush()?;
+    let t = &s.trainer;
+    let weights: Weights = t.model().to_weights();
+    let ck = Checkpoint {
+        weights: weights.clone(),
+        vocab: s.text.vocab.clone(),
+        config: s.config.clone(),
+        backend: s.config.backend.clone(),
+        iter: t.progress.iter,
+        p: t.progress.p,
+        smooth_loss: t.progress.smooth_loss,
+        h: t.hidden_data(),
+        rng: t.progress.rng.clone(),
+        optimizer: t
+            .optim
+            .into_bytes()
+            .map_err(|e| anyhow::anyhow!("cannot serialise the optimizer state: {e:?}"))?
+            .to_vec(),
+    };
+    ck.save(dir)?;
+    charrnn::weights::save(&dir.join("weights.safetensors"), &weights, &s.text.vocab)?;
+    Ok(())
+}
+
+fn progress_bar(total: u64, at: u64) -> Option<ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = if total > 0 { ProgressBar::new(total) } else { ProgressBar::no_length() };
+    let style = if total > 0 {
+        "{pos}/{len} [{elapsed_precise} < {eta_precise}] {wide_bar} {msg}"
+    } else {
+        "{pos} [{elapsed_precise}] {msg}"
+    };
+    bar.set_style(ProgressStyle::with_template(style).expect("valid template"));
+    bar.set_position(at);
+    Some(bar)
+}
+
+/// metrics.csv: `iter,loss,smooth_loss`, one row per iteration, floats in
+/// shortest round-trip form. On resume, rows from iterations at or after the
+/// checkpoint (written before a crash) are dropped.
+struct Metrics {
+    out: std::io::BufWriter<std::fs::File>,
+    path: PathBuf,
+}
+
+const HEADER: &str = "iter,loss,smooth_loss\n";
+
+impl Metrics {
+    fn open(path: &Path, resumed_from: Option<u64>) -> Result<Self> {
+        let mut kept = String::from(HEADER);
+        if let Some(iter) = resumed_from {
+            let old = std::fs::read_to_string(path).unwrap_or_default();
+            for line in old.lines().skip(1) {
+                match line.split(',').next().and_then(|n| n.parse::<u64>().ok()) {
+                    Some(n) if n < iter => {
+                        kept.push_str(line);
+                        kept.push('\n');
+                    }
+                    _ => {}
+                }
+            }
+        }
+        write_atomic(path, kept.as_bytes())?;
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        Ok(Self {
+            out: std::io::BufWriter::new(file),
+            path: path.to_path_buf(),
+        })
+    }
+
+    fn row(&mut self, iter: u64, loss: f64, smooth: f64) -> Result<()> {
+        writeln!(self.out, "{iter},{loss},{smooth}").with_context(|| format!("cannot write {}", self.path.display()))
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.out.flush().with_context(|| format!("cannot write {}", self.path.display()))?;
+        self.out.get_ref().sync_data().with_context(|| format!("cannot write {}", self.path.display()))
+    }
+}

@@ -1,0 +1,98 @@
+//! Resolving a run's configuration: defaults, then the config file, then the
+//! command-line flags; everything validated before anything is written.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use charrnn::config::TrainConfig;
+use charrnn::Precision;
+
+use crate::cli::TrainArgs;
+
+/// configs/ beside the workspace this binary was built from, for `--config NAME`
+/// when the current directory has no such file.
+const BUILT_CONFIGS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../configs");
+
+/// `--config NAME`: a path as given, else a file in ./configs/, else in the
+/// workspace's configs/.
+pub fn find_config(name: &str) -> Result<PathBuf> {
+    let candidates = [
+        PathBuf::from(name),
+        Path::new("configs").join(name),
+        Path::new(BUILT_CONFIGS).join(name),
+    ];
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .with_context(|| format!("config {name} not found (looked for it as a path and in configs/)"))
+}
+
+/// The config file's name without extension ("tiny" for configs/tiny.toml).
+pub fn config_name(args: &TrainArgs) -> String {
+    args.config
+        .as_deref()
+        .map(|c| Path::new(c).file_stem().unwrap_or_default().to_string_lossy().into_owned())
+        .unwrap_or_else(|| "default".into())
+}
+
+/// Defaults, then `--config`, then flags.
+pub fn resolve(args: &TrainArgs) -> Result<TrainConfig> {
+    let mut c = match &args.config {
+        Some(name) => TrainConfig::load(&find_config(name)?)?,
+        None => TrainConfig::default(),
+    };
+    apply_flags(&mut c, args)?;
+    c.validate()?;
+    Ok(c)
+}
+
+/// Flags override the config's keys.
+pub fn apply_flags(c: &mut TrainConfig, a: &TrainArgs) -> Result<()> {
+    macro_rules! set {
+        ($($field:ident),*) => { $( if let Some(v) = a.$field.clone() { c.$field = v; } )* };
+    }
+    set!(data, iterations, seed, hidden_size, seq_length, learning_rate, clip, backend, batch_size);
+    set!(sample_every, sample_length, print_every, checkpoint_every);
+    if let Some(p) = &a.precision {
+        c.precision = parse_precision(p)?;
+    }
+    if let Some(w) = &a.init_weights {
+        c.init_weights = Some(w.clone());
+    }
+    Ok(())
+}
+
+pub fn parse_precision(p: &str) -> Result<Precision> {
+    match Precision::parse(p) {
+        Some(p) => Ok(p),
+        None => bail!("invalid value for --precision: `{p}` (expected f32 or f64)"),
+    }
+}
+
+/// Flags that a resumed run cannot change, checked against the checkpoint's config.
+pub fn refuse_conflicts(saved: &TrainConfig, a: &TrainArgs) -> Result<()> {
+    let mut conflicts = Vec::new();
+    let mut check = |flag: &str, given: Option<String>, saved: String| {
+        if let Some(g) = given
+            && g != saved
+        {
+            conflicts.push(format!("--{flag} {g} (the checkpoint has {saved})"));
+        }
+    };
+    check("hidden-size", a.hidden_size.map(|v| v.to_string()), saved.hidden_size.to_string());
+    check("seq-length", a.seq_length.map(|v| v.to_string()), saved.seq_length.to_string());
+    check("batch-size", a.batch_size.map(|v| v.to_string()), saved.batch_size.to_string());
+    check("precision", a.precision.clone(), saved.precision.to_string());
+    check("learning-rate", a.learning_rate.map(|v| v.to_string()), saved.learning_rate.to_string());
+    check("clip", a.clip.map(|v| v.to_string()), saved.clip.to_string());
+    check("seed", a.seed.map(|v| v.to_string()), saved.seed.to_string());
+    check("backend", a.backend.clone(), saved.backend.clone());
+    if a.init_weights.is_some() {
+        conflicts.push("--init-weights (a resumed run continues from its checkpoint)".into());
+    }
+    if !conflicts.is_empty() {
+        bail!("cannot resume with a conflicting flag: {}", conflicts.join("; "));
+    }
+    Ok(())
+}
