@@ -224,7 +224,9 @@ impl Rnn {
         let nll = log_softmax(logits, 1).gather(1, targets).neg(); // [T*B,1]
         let nll = nll.reshape([steps * b]); // [T*B]
         let sum = nll.clone().sum(); // [1]
-        let loss = if b == 1 { sum } else { sum.div_scalar(b as f64) };
+        // mul_scalar, not div_scalar: Burn 0.22's div_scalar backward computes
+        // 1/B in f32, which would cost f64 runs 8 digits.
+        let loss = if b == 1 { sum } else { sum.mul_scalar(1.0 / b as f64) };
         ChunkOutput {
             loss,
             nll,

@@ -1,0 +1,48 @@
+//! Shared by the test files: the backend matrix and fixture readers.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::{Device, TensorData};
+use safetensors::tensor::SafeTensors;
+
+/// Every CPU backend the suite runs on (a matrix: each test loops over it).
+#[allow(deprecated)] // ndarray is deprecated upstream but still a supported backend here
+pub fn backends() -> Vec<(&'static str, Device)> {
+    vec![("flex", Device::flex()), ("ndarray", Device::ndarray())]
+}
+
+pub fn fixture_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/min-char-rnn")
+}
+
+/// A fixture tensor as f64 values with its shape.
+pub fn fixture_tensor(file: &str, name: &str) -> (Vec<f64>, Vec<usize>) {
+    let bytes = std::fs::read(fixture_dir().join(file)).expect("fixture present");
+    let st = SafeTensors::deserialize(&bytes).expect("fixture is safetensors");
+    let t = st.tensor(name).expect("fixture tensor present");
+    let dtype = match t.dtype() {
+        safetensors::Dtype::I64 => burn::tensor::DType::I64,
+        safetensors::Dtype::F64 => burn::tensor::DType::F64,
+        other => panic!("fixture {name} is {other:?}"),
+    };
+    let data = TensorData::from_bytes_vec(t.data().to_vec(), t.shape().to_vec(), dtype);
+    (data.iter::<f64>().collect(), t.shape().to_vec())
+}
+
+pub fn values(d: &TensorData) -> Vec<f64> {
+    d.iter::<f64>().collect()
+}
+
+/// max |a − b| / max |b| (or max |a − b| when b is all zero).
+pub fn rel_diff(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len(), "sizes differ");
+    let diff = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+    let scale = b.iter().map(|y| y.abs()).fold(0.0, f64::max);
+    if scale > 0.0 { diff / scale } else { diff }
+}
+
+pub fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len(), "sizes differ");
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
+}
