@@ -130,6 +130,18 @@ impl Weights {
     }
 }
 
+/// A 2-D host tensor transposed, in its own dtype.
+pub fn transpose(d: &TensorData) -> TensorData {
+    let (rows, cols) = (d.shape()[0], d.shape()[1]);
+    let v: Vec<f64> = d.iter::<f64>().collect();
+    let t = (0..rows * cols).map(|i| v[(i % rows) * cols + i / rows]).collect();
+    TensorData::new(t, [cols, rows]).convert_dtype(d.dtype())
+}
+
+fn reshape(d: &TensorData, shape: [usize; 2]) -> TensorData {
+    TensorData::from_bytes_vec(d.as_bytes().to_vec(), shape, d.dtype())
+}
+
 /// The RNN. Fields are the original's parameters, stored transposed.
 #[derive(Module, Debug)]
 pub struct Rnn {
@@ -163,31 +175,34 @@ impl Rnn {
     /// order) so optimizer state saved with one model loads into another.
     pub fn from_weights(w: &Weights, device: &Device) -> Self {
         let dtype = w.wxh.dtype();
-        let tensor = |d: &TensorData| Tensor::<2>::from_data(d.clone(), (device, dtype));
-        let param = |id: u64, t: Tensor<2>| {
+        // Transposed on the host so every parameter is a contiguous tensor: a
+        // strided view computes the same math in another summation order on
+        // some backends, which would break bit-exact resume.
+        let param = |id: u64, d: TensorData| {
+            let t = Tensor::<2>::from_data(d, (device, dtype));
             let t = if device.is_autodiff() { t.require_grad() } else { t };
             Param::initialized(ParamId::from(id), t)
         };
         let (v, h) = w.sizes();
         Self {
-            wxh: param(0, tensor(&w.wxh).transpose()),
-            whh: param(1, tensor(&w.whh).transpose()),
-            why: param(2, tensor(&w.why).transpose()),
-            bh: param(3, tensor(&w.bh).reshape([1, h])),
-            by: param(4, tensor(&w.by).reshape([1, v])),
+            wxh: param(0, transpose(&w.wxh)),
+            whh: param(1, transpose(&w.whh)),
+            why: param(2, transpose(&w.why)),
+            bh: param(3, reshape(&w.bh, [1, h])),
+            by: param(4, reshape(&w.by, [1, v])),
         }
     }
 
     /// The parameters in the original's layout.
     pub fn to_weights(&self) -> Weights {
         let (v, h) = self.sizes();
-        let data = |t: Tensor<2>| t.detach().into_data();
+        let data = |p: &Param<Tensor<2>>| p.val().detach().into_data();
         Weights {
-            wxh: data(self.wxh.val().transpose()),
-            whh: data(self.whh.val().transpose()),
-            why: data(self.why.val().transpose()),
-            bh: data(self.bh.val().reshape([h, 1])),
-            by: data(self.by.val().reshape([v, 1])),
+            wxh: transpose(&data(&self.wxh)),
+            whh: transpose(&data(&self.whh)),
+            why: transpose(&data(&self.why)),
+            bh: reshape(&data(&self.bh), [h, 1]),
+            by: reshape(&data(&self.by), [v, 1]),
         }
     }
 

@@ -14,14 +14,11 @@ use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
 use crate::model::{PARAM_NAMES, Weights};
 
-/// Serialises weights, vocabulary and extra metadata to safetensors bytes.
-pub fn to_bytes(weights: &Weights, vocab: &Vocab, extra: &[(&str, String)]) -> Vec<u8> {
-    let mut metadata: HashMap<String, String> =
-        extra.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
-    metadata.insert("vocab".into(), vocab.to_json());
-    let (v, h) = weights.sizes();
-    metadata.insert("hidden_size".into(), h.to_string());
-    metadata.insert("vocab_size".into(), v.to_string());
+/// Serialises weights and vocabulary to safetensors bytes. `vocab` is the
+/// only metadata key: safetensors keeps metadata in a HashMap, so with more
+/// keys the header's order (and the file's bytes) would change run to run.
+pub fn to_bytes(weights: &Weights, vocab: &Vocab) -> Vec<u8> {
+    let metadata = HashMap::from([("vocab".to_string(), vocab.to_json())]);
     let views = weights.named().map(|(name, data)| (name, view(data)));
     safetensors::serialize(views, Some(metadata)).expect("weights always serialise")
 }
@@ -36,7 +33,7 @@ fn view(data: &TensorData) -> TensorView<'_> {
 
 /// Writes `weights.safetensors`-style file atomically (temporary name, rename).
 pub fn save(path: &Path, weights: &Weights, vocab: &Vocab) -> Result<()> {
-    write_atomic(path, &to_bytes(weights, vocab, &[]))
+    write_atomic(path, &to_bytes(weights, vocab))
 }
 
 /// Reads weights and vocabulary, checking names, dtypes and shapes.
