@@ -84,9 +84,9 @@ pub const KEYS: [&str; 15] = [
 impl TrainConfig {
     /// Reads a config file; relative paths inside it are made relative to its folder.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        let text = std::fs::read_to_string(path).map_err(|error| Error::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         let mut config = Self::parse(&text).map_err(|message| Error::Config {
             path: path.to_path_buf(),

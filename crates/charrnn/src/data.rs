@@ -95,9 +95,9 @@ pub struct Text {
 impl Text {
     /// Reads a UTF-8 file; an empty or non-UTF-8 file is an error naming it.
     pub fn load(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        let bytes = std::fs::read(path).map_err(|error| Error::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         if bytes.is_empty() {
             return Err(Error::EmptyText {

@@ -6,16 +6,11 @@ use std::path::PathBuf;
 /// Everything the library can refuse, with what the user needs to fix it.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("cannot read {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("cannot write {path}: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    // The io error is part of the message, not a `source`, so that it is said once.
+    #[error("cannot read {path}: {error}")]
+    Io { path: PathBuf, error: std::io::Error },
+    #[error("cannot write {path}: {error}")]
+    Write { path: PathBuf, error: std::io::Error },
     #[error("{path} is empty")]
     EmptyText { path: PathBuf },
     #[error("{path} is not valid UTF-8 text (first bad byte at offset {offset})")]

@@ -79,3 +79,51 @@ pub fn sample(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn temperature_zero_is_argmax() {
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        for logits in [vec![0.1f64, 3.0, -2.0], vec![5.0, 4.9, 5.1, 0.0], vec![-1.0]] {
+            let best = (0..logits.len()).max_by(|&a, &b| logits[a].total_cmp(&logits[b])).unwrap();
+            assert_eq!(pick(&logits, 0.0, &mut rng), best);
+        }
+    }
+
+    /// Temperature 1 draws follow softmax(logits): a chi-square test with a
+    /// fixed seed (the statistic is compared with the 99.9% quantile).
+    #[test]
+    fn temperature_one_follows_the_softmax() {
+        let logits = [1.0, 0.0, -1.0, 2.0, 0.5];
+        let probs = softmax(&logits, 1.0);
+        let mut rng = ChaCha8Rng::seed_from_u64(42);
+        let n = 200_000;
+        let mut counts = [0usize; 5];
+        for _ in 0..n {
+            counts[pick(&logits, 1.0, &mut rng)] += 1;
+        }
+        let chi2: f64 = counts
+            .iter()
+            .zip(&probs)
+            .map(|(&c, &p)| (c as f64 - n as f64 * p).powi(2) / (n as f64 * p))
+            .sum();
+        println!("counts {counts:?}, expected {:?}, chi2 {chi2:.2}", probs.iter().map(|p| p * n as f64).collect::<Vec<_>>());
+        assert!(chi2 < 18.47, "chi-square {chi2} with 4 degrees of freedom"); // 99.9% quantile
+        // A lower temperature sharpens: the top char gets more mass.
+        assert!(softmax(&logits, 0.5)[3] > probs[3]);
+    }
+
+    #[test]
+    fn softmax_sums_to_one_and_matches_the_formula() {
+        let p = softmax(&[1.0, 2.0, 3.0], 1.0);
+        let e: Vec<f64> = [1.0f64, 2.0, 3.0].iter().map(|x| x.exp()).collect();
+        let s: f64 = e.iter().sum();
+        for (a, b) in p.iter().zip(e.iter().map(|x| x / s)) {
+            assert!((a - b).abs() < 1e-15);
+        }
+    }
+}

@@ -38,9 +38,9 @@ pub fn save(path: &Path, weights: &Weights, vocab: &Vocab) -> Result<()> {
 
 /// Reads weights and vocabulary, checking names, dtypes and shapes.
 pub fn load(path: &Path) -> Result<(Weights, Vocab)> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+    let bytes = std::fs::read(path).map_err(|error| Error::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     from_bytes(&bytes).map_err(|message| Error::Weights {
         path: path.to_path_buf(),

@@ -27,6 +27,9 @@ pub fn device(name: &str, precision: Precision) -> Result<Device> {
         "ndarray" => Device::ndarray(),
         #[cfg(feature = "wgpu")]
         "wgpu" => Device::wgpu(burn::tensor::DeviceKind::DefaultDevice),
+        "cuda" => bail!(
+            "backend `cuda` is not available: Burn 0.22.1's cuda feature downloads LLVM while building, which cannot work offline; use `--backend wgpu` (built with `--features wgpu`) for NVIDIA GPUs"
+        ),
         other => match KNOWN.iter().find(|(n, _)| *n == other) {
             Some((_, feature)) => bail!(
                 "backend `{other}` is not compiled in; rebuild with `--features {feature}` (compiled in: {})",

@@ -44,18 +44,18 @@ pub struct TrainArgs {
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// Iterations in total (0 = until Ctrl-C).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub iterations: Option<u64>,
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub seed: Option<u64>,
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub hidden_size: Option<usize>,
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub seq_length: Option<usize>,
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub learning_rate: Option<f64>,
     /// Clamp gradients elementwise to [-clip, clip].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub clip: Option<f64>,
     /// f32 or f64.
     #[arg(long)]
@@ -64,7 +64,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub backend: Option<String>,
     /// Parallel streams.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub batch_size: Option<usize>,
     /// Start from these weights (safetensors, the original's layout).
     #[arg(long)]
@@ -72,13 +72,13 @@ pub struct TrainArgs {
     /// Where config.toml, metrics.csv, checkpoints and weights go (default runs/<config name>).
     #[arg(long)]
     pub out_dir: Option<PathBuf>,
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub sample_every: Option<u64>,
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub sample_length: Option<usize>,
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub print_every: Option<u64>,
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub checkpoint_every: Option<u64>,
     /// Continue the run stored in this directory.
     #[arg(long)]

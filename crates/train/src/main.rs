@@ -15,7 +15,16 @@ use clap::Parser;
 use cli::{Cli, Command};
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version print as clap prints them; a usage error is one line.
+        Err(e) if !e.use_stderr() => e.exit(),
+        Err(e) => {
+            let msg = e.to_string();
+            eprintln!("{} (see --help)", msg.lines().next().unwrap_or("invalid arguments").trim_end());
+            std::process::exit(2);
+        }
+    };
     let result = match cli.command {
         None => run::train(&cli.train),
         Some(Command::Train(args)) => run::train(&args),

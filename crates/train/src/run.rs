@@ -195,10 +195,7 @@ pub fn train(args: &TrainArgs) -> Result<i32> {
                 if let Some(b) = &bar {
                     b.abandon();
                 }
-                return Err(e).context(format!(
-                    "stopped; the last good checkpoint in {} is kept",
-                    dir.display()
-                ));
+                bail!("{e}; stopped, the last good checkpoint in {} is kept", dir.display());
             }
         };
         if let Some(ids) = &step.sample {

@@ -1,0 +1,337 @@
+//! The `train` binary as a user runs it: every refusal (one line, exit 1, no
+//! panic, nothing written), exact resume, kill -9 and Ctrl-C, a crash in the
+//! middle of writing a checkpoint, divergence, sampling and the gradient check.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_train");
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn tiny() -> String {
+    root().join("configs/tiny.toml").display().to_string()
+}
+
+fn fixture(name: &str) -> String {
+    root().join("tests/fixtures/min-char-rnn").join(name).display().to_string()
+}
+
+fn train(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().expect("binary runs")
+}
+
+/// A short quiet run into `dir` on the fixture text; `extra` flags win.
+fn quick(dir: &Path, extra: &[&str]) -> Output {
+    let (cfg, data, out) = (tiny(), fixture("input.txt"), dir.display().to_string());
+    let defaults = [
+        ("--config", cfg.as_str()),
+        ("--data", data.as_str()),
+        ("--out-dir", out.as_str()),
+        ("--print-every", "0"),
+        ("--sample-every", "0"),
+    ];
+    let mut args: Vec<&str> = extra.to_vec();
+    for (flag, value) in defaults {
+        if !extra.contains(&flag) {
+            args.extend([flag, value]);
+        }
+    }
+    train(&args)
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Exit 1 (2 for a malformed command line), one `error:` line holding every
+/// key word, no panic.
+fn assert_refused(o: &Output, words: &[&str]) {
+    let err = stderr(o);
+    assert!(matches!(o.status.code(), Some(1 | 2)), "exit code {:?}; stderr: {err}", o.status.code());
+    assert!(!err.contains("panicked") && !err.contains("backtrace"), "panic: {err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(err.starts_with("error: "), "{err}");
+    for w in words {
+        assert!(err.contains(w), "message lacks {w:?}: {err}");
+    }
+}
+
+/// Every file in `dir` with its bytes, to show a failed run changed nothing.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            let bytes = std::fs::read(&p).unwrap();
+            (p, bytes)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn bad_inputs_are_refused_and_leave_the_run_untouched() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let run = t.join("run");
+    assert!(quick(&run, &["--iterations", "20", "--checkpoint-every", "10"]).status.success());
+    let before = snapshot(&run);
+    let w = |name: &str, bytes: &[u8]| {
+        let p = t.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p.display().to_string()
+    };
+    let empty = w("empty.txt", b"");
+    let short = w("short.txt", b"abc");
+    let bad_utf8 = w("bad.txt", b"ab\xffcd");
+    let unknown_key = w("unk.toml", b"hiden_size = 3\n");
+    let not_toml = w("nt.toml", b"x = = 1\n");
+    let neg_lr = w("neg.toml", b"learning_rate = -1.0\n");
+    let junk = w("junk.safetensors", b"not safetensors at all");
+    let run_s = run.display().to_string();
+    let cfg = tiny();
+    let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
+        (vec!["--data", "/no/such.txt"], vec!["/no/such.txt", "cannot read"]),
+        (vec!["--data", &empty], vec!["empty.txt", "empty"]),
+        (vec!["--data", &short], vec!["short.txt", "3 characters", "27"]),
+        (vec!["--data", &bad_utf8], vec!["bad.txt", "UTF-8", "offset 2"]),
+        (vec!["--config", "no-such.toml"], vec!["no-such.toml", "not found"]),
+        (vec!["--config", &unknown_key], vec!["unknown key `hiden_size`", "did you mean `hidden_size`"]),
+        (vec!["--config", &not_toml], vec!["nt.toml", "not a valid config"]),
+        (vec!["--config", &neg_lr], vec!["learning_rate", "-1"]),
+        (vec!["--hidden-size", "0"], vec!["hidden_size"]),
+        (vec!["--seq-length", "0"], vec!["seq_length"]),
+        (vec!["--learning-rate", "inf"], vec!["learning_rate", "inf"]),
+        (vec!["--clip", "0"], vec!["clip"]),
+        (vec!["--clip", "-2"], vec!["clip"]),
+        (vec!["--batch-size", "0"], vec!["batch_size"]),
+        (vec!["--seq-length", "-3"], vec!["-3", "--seq-length"]),
+        (vec!["--iterations", "many"], vec!["many", "--iterations"]),
+        (vec!["--no-such-flag"], vec!["--no-such-flag"]),
+        (vec!["--batch-size", "100000"], vec!["100000 stream(s)"]),
+        (vec!["--precision", "f16"], vec!["--precision", "f16"]),
+        (vec!["--backend", "nope"], vec!["unknown backend `nope`", "flex"]),
+        (vec!["--backend", "cuda"], vec!["cuda", "wgpu"]),
+        (vec!["--init-weights", "/no/w.safetensors"], vec!["/no/w.safetensors"]),
+        (vec!["--init-weights", &junk], vec!["junk.safetensors", "not a safetensors file"]),
+        (vec!["--resume", "/no/run"], vec!["/no/run", "no checkpoint"]),
+        (vec!["--resume", &run_s, "--hidden-size", "50"], vec!["--hidden-size 50", "100"]),
+        (vec!["--resume", &run_s, "--precision", "f64"], vec!["--precision f64", "f32"]),
+    ];
+    for (args, words) in &cases {
+        let mut all = args.to_vec();
+        if !args.contains(&"--resume") {
+            all.extend(["--out-dir", run_s.as_str(), "--force"]);
+            if !args.contains(&"--config") {
+                all.extend(["--config", cfg.as_str()]);
+            }
+        }
+        let o = train(&all);
+        println!("{args:?} -> {}", stderr(&o).trim());
+        assert_refused(&o, words);
+        assert_eq!(snapshot(&run), before, "{args:?} changed the run directory");
+    }
+}
+
+#[test]
+fn init_weights_of_another_vocabulary_and_shape_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The fixture's weights (45 chars) against tinyshakespeare (65 chars).
+    let o = train(&["--config", &tiny(), "--init-weights", &fixture("init.safetensors"), "--out-dir", &tmp.path().join("r").display().to_string()]);
+    assert_refused(&o, &["vocabulary", "45", "65"]);
+    let o = quick(&tmp.path().join("r"), &["--init-weights", &fixture("init.safetensors"), "--hidden-size", "64"]);
+    assert_refused(&o, &["hidden size 100", "64"]);
+    assert!(!tmp.path().join("r").exists(), "nothing written");
+}
+
+#[test]
+fn a_second_fresh_run_does_not_overwrite_the_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    assert!(quick(&run, &["--iterations", "10"]).status.success());
+    let before = snapshot(&run);
+    let o = quick(&run, &["--iterations", "10"]);
+    assert_refused(&o, &["already holds a run", "--resume", "--force"]);
+    assert_eq!(snapshot(&run), before);
+    assert!(quick(&run, &["--iterations", "10", "--force"]).status.success());
+}
+
+/// 200 straight vs 100 + resume to 200: byte-identical metrics and weights,
+/// in f32 and f64, on each CPU backend.
+#[test]
+fn resume_is_exact() {
+    for backend in ["flex", "ndarray"] {
+        for precision in ["f32", "f64"] {
+            let tmp = tempfile::tempdir().unwrap();
+            let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+            let common = ["--backend", backend, "--precision", precision, "--sample-every", "50"];
+            let run = |dir: &Path, iters: &str| {
+                let mut args = vec!["--iterations", iters];
+                args.extend_from_slice(&common);
+                quick(dir, &args)
+            };
+            assert!(run(&a, "200").status.success());
+            assert!(run(&b, "100").status.success());
+            let o = train(&["--resume", &b.display().to_string(), "--iterations", "200", "--print-every", "0"]);
+            assert!(o.status.success(), "{}", stderr(&o));
+            for f in ["metrics.csv", "weights.safetensors"] {
+                let (x, y) = (std::fs::read(a.join(f)).unwrap(), std::fs::read(b.join(f)).unwrap());
+                assert!(x == y, "{backend} {precision}: {f} differs after resume");
+            }
+            println!("{backend} {precision}: straight and resumed runs are byte-identical");
+        }
+    }
+}
+
+fn metric_iters(dir: &Path) -> Vec<u64> {
+    std::fs::read_to_string(dir.join("metrics.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap().parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn kill_9_then_resume_keeps_each_iteration_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let mut child = Command::new(BIN)
+        .args(["--config", &tiny(), "--data", &fixture("input.txt"), "--out-dir", &run.display().to_string()])
+        .args(["--iterations", "0", "--checkpoint-every", "100", "--print-every", "0", "--sample-every", "0"])
+        .spawn()
+        .unwrap();
+    let ck = run.join("checkpoint.safetensors");
+    let start = std::time::Instant::now();
+    while !ck.exists() && start.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(150)); // rows past the checkpoint
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let o = train(&["--resume", &run.display().to_string(), "--iterations", "1000"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(metric_iters(&run), (0..1000).collect::<Vec<_>>());
+    // And the resumed run is the straight run.
+    let straight = tmp.path().join("straight");
+    assert!(quick(&straight, &["--iterations", "1000"]).status.success());
+    assert_eq!(std::fs::read(run.join("metrics.csv")).unwrap(), std::fs::read(straight.join("metrics.csv")).unwrap());
+}
+
+#[test]
+fn ctrl_c_saves_and_exits_130() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let child = Command::new(BIN)
+        .args(["--config", &tiny(), "--data", &fixture("input.txt"), "--out-dir", &run.display().to_string()])
+        .args(["--iterations", "0", "--checkpoint-every", "0", "--print-every", "0", "--sample-every", "0"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !run.join("metrics.csv").exists() && start.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    let iters = metric_iters(&run);
+    assert!(!iters.is_empty());
+    let o = train(&["--resume", &run.display().to_string(), "--iterations", &(iters.len() + 5).to_string()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(metric_iters(&run), (0..iters.len() as u64 + 5).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_crash_while_writing_a_checkpoint_keeps_the_previous_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let o = Command::new(BIN)
+        .args(["--config", &tiny(), "--data", &fixture("input.txt"), "--out-dir", &run.display().to_string()])
+        .args(["--iterations", "100", "--checkpoint-every", "20", "--print-every", "0", "--sample-every", "0"])
+        .env("CHARRNN_FAULT", "checkpoint.safetensors:3") // abort between write and rename of the 3rd
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "the fault hook aborted the run");
+    assert!(run.join("checkpoint.safetensors.tmp").exists(), "the torn write is left behind");
+    // The previous checkpoint (iteration 40) still loads, and the leftover is ignored.
+    let o = train(&["--resume", &run.display().to_string(), "--iterations", "100"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("resumed") && String::from_utf8_lossy(&o.stdout).contains("iteration 40"));
+    let straight = tmp.path().join("straight");
+    assert!(quick(&straight, &["--iterations", "100"]).status.success());
+    assert_eq!(std::fs::read(run.join("weights.safetensors")).unwrap(), std::fs::read(straight.join("weights.safetensors")).unwrap());
+}
+
+#[test]
+fn divergence_stops_with_the_iteration_and_keeps_the_last_good_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let o = quick(&run, &["--iterations", "50", "--learning-rate", "1e37", "--checkpoint-every", "1"]);
+    assert_refused(&o, &["diverged at iteration 1", "last good checkpoint"]);
+    let o = train(&["sample", "--checkpoint", &run.display().to_string(), "--length", "5"]);
+    assert!(o.status.success(), "the kept checkpoint loads: {}", stderr(&o));
+}
+
+#[test]
+fn sampling_repeats_with_a_seed_and_refuses_bad_requests() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    assert!(quick(&run, &["--iterations", "50"]).status.success());
+    let dir = run.display().to_string();
+    let s = |extra: &[&str]| {
+        let mut args = vec!["sample", "--checkpoint", dir.as_str()];
+        args.extend_from_slice(extra);
+        train(&args)
+    };
+    let a = s(&["--seed", "7", "--length", "300", "--prime", "First"]);
+    let b = s(&["--seed", "7", "--length", "300", "--prime", "First"]);
+    let c = s(&["--seed", "8", "--length", "300", "--prime", "First"]);
+    assert!(a.status.success(), "{}", stderr(&a));
+    assert_eq!(a.stdout, b.stdout, "same seed, same text");
+    assert_ne!(a.stdout, c.stdout, "another seed, another text");
+    let text = String::from_utf8(a.stdout).unwrap();
+    assert!(text.starts_with("First") && text.trim_end_matches('\n').chars().count() == 305);
+    // A weights file works as well as a run directory, and temperature 0 is deterministic.
+    let w = run.join("weights.safetensors").display().to_string();
+    let g1 = train(&["sample", "--checkpoint", &w, "--temperature", "0", "--seed", "1"]);
+    let g2 = train(&["sample", "--checkpoint", &w, "--temperature", "0", "--seed", "2"]);
+    assert!(g1.status.success() && g1.stdout == g2.stdout);
+    assert_refused(&s(&["--length", "0"]), &["--length", "0"]);
+    assert_refused(&s(&["--length", "-3"]), &["--length", "-3"]);
+    assert_refused(&s(&["--prime", "Hi€✓"]), &["'€'", "'✓'"]);
+    assert_refused(&s(&["--temperature", "-1"]), &["--temperature"]);
+    assert_refused(&train(&["sample", "--checkpoint", "/no/run"]), &["/no/run"]);
+    let junk = tmp.path().join("junk.safetensors");
+    std::fs::write(&junk, b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":").unwrap();
+    assert_refused(&train(&["sample", "--checkpoint", &junk.display().to_string()]), &["junk.safetensors"]);
+    // A truncated checkpoint is refused by both resume and sample.
+    let ck = run.join("checkpoint.safetensors");
+    let bytes = std::fs::read(&ck).unwrap();
+    std::fs::write(&ck, &bytes[..bytes.len() / 2]).unwrap();
+    assert_refused(&train(&["--resume", &dir]), &["checkpoint", "truncated or corrupt"]);
+    assert_refused(&s(&[]), &["truncated or corrupt"]);
+}
+
+#[test]
+fn gradcheck_command_passes_and_prints_every_parameter() {
+    let o = train(&["gradcheck", "--config", &tiny(), "--data", &fixture("input.txt")]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    println!("{out}");
+    assert_eq!(o.status.code(), Some(0), "{out}{}", stderr(&o));
+    for p in ["Wxh", "Whh", "Why", "bh ", "by "] {
+        assert!(out.lines().any(|l| l.starts_with(p) && l.ends_with("OK")), "row for {p}");
+    }
+}
+
+#[test]
+fn unknown_backend_in_help_and_listing() {
+    let o = train(&["--help"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("Backends compiled in: flex, ndarray"));
+}
