@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use charrnn::data::{Streams, Text};
 use charrnn::model::Rnn;
 use charrnn::train::Trainer;
@@ -35,7 +33,7 @@ fn sixty_iterations_match_numpy() {
         let device = device.autodiff();
         let model = Rnn::from_weights(&init, &device);
         let streams = Streams::new(text.len(), 25, 1, &path).unwrap();
-        let mut trainer = Trainer::new(model, Arc::new(text.ids.clone()), streams, 0.01, 5.0, 0, &device);
+        let mut trainer = Trainer::new(model, text.ids.clone(), streams, 0.01, 5.0, 0, &device);
         let (mut worst_loss, mut worst_smooth) = (0.0f64, 0.0f64);
         for &(iter, loss, smooth) in &reference {
             let step = trainer.step(None).unwrap();

@@ -90,7 +90,7 @@ pub fn setup(args: &TrainArgs) -> Result<Setup> {
             .with_hidden_size(config.hidden_size)
             .init(config.seed, config.precision, ad_device),
     };
-    let ids = Arc::new(text.ids.clone());
+    let ids = text.ids.clone(); // an Arc: the text is not copied
     let mut trainer = Trainer::new(
         model,
         ids,
