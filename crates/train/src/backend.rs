@@ -41,6 +41,11 @@ pub fn device(name: &str, precision: Precision) -> Result<Device> {
             ),
         },
     };
+    // wgpu reports f64 support on lavapipe, yet its f64 training went NaN at
+    // the first update there: only f32 is offered until that is understood.
+    if name == "wgpu" && precision == Precision::F64 {
+        bail!("backend `wgpu` runs f32 only; use --precision f32 (f64 training is checked on flex and ndarray)");
+    }
     if !device.supports_dtype(precision.dtype()) {
         bail!("backend `{name}` does not support {precision}; use --precision f32");
     }
