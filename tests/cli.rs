@@ -16,7 +16,11 @@ fn tiny() -> String {
 }
 
 fn fixture(name: &str) -> String {
-    root().join("tests/fixtures/min-char-rnn").join(name).display().to_string()
+    root()
+        .join("tests/fixtures/min-char-rnn")
+        .join(name)
+        .display()
+        .to_string()
 }
 
 fn train(args: &[&str]) -> Output {
@@ -50,8 +54,15 @@ fn stderr(o: &Output) -> String {
 /// key word, no panic.
 fn assert_refused(o: &Output, words: &[&str]) {
     let err = stderr(o);
-    assert!(matches!(o.status.code(), Some(1 | 2)), "exit code {:?}; stderr: {err}", o.status.code());
-    assert!(!err.contains("panicked") && !err.contains("backtrace"), "panic: {err}");
+    assert!(
+        matches!(o.status.code(), Some(1 | 2)),
+        "exit code {:?}; stderr: {err}",
+        o.status.code()
+    );
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "panic: {err}"
+    );
     assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
     assert!(err.starts_with("error: "), "{err}");
     for w in words {
@@ -78,7 +89,11 @@ fn bad_inputs_are_refused_and_leave_the_run_untouched() {
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
     let run = t.join("run");
-    assert!(quick(&run, &["--iterations", "20", "--checkpoint-every", "10"]).status.success());
+    assert!(
+        quick(&run, &["--iterations", "20", "--checkpoint-every", "10"])
+            .status
+            .success()
+    );
     let before = snapshot(&run);
     let w = |name: &str, bytes: &[u8]| {
         let p = t.join(name);
@@ -95,13 +110,31 @@ fn bad_inputs_are_refused_and_leave_the_run_untouched() {
     let run_s = run.display().to_string();
     let cfg = tiny();
     let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
-        (vec!["--data", "/no/such.txt"], vec!["/no/such.txt", "cannot read"]),
+        (
+            vec!["--data", "/no/such.txt"],
+            vec!["/no/such.txt", "cannot read"],
+        ),
         (vec!["--data", &empty], vec!["empty.txt", "empty"]),
-        (vec!["--data", &short], vec!["short.txt", "3 characters", "27"]),
-        (vec!["--data", &bad_utf8], vec!["bad.txt", "UTF-8", "offset 2"]),
-        (vec!["--config", "no-such.toml"], vec!["no-such.toml", "not found"]),
-        (vec!["--config", &unknown_key], vec!["unknown key `hiden_size`", "did you mean `hidden_size`"]),
-        (vec!["--config", &not_toml], vec!["nt.toml", "not a valid config"]),
+        (
+            vec!["--data", &short],
+            vec!["short.txt", "3 characters", "27"],
+        ),
+        (
+            vec!["--data", &bad_utf8],
+            vec!["bad.txt", "UTF-8", "offset 2"],
+        ),
+        (
+            vec!["--config", "no-such.toml"],
+            vec!["no-such.toml", "not found"],
+        ),
+        (
+            vec!["--config", &unknown_key],
+            vec!["unknown key `hiden_size`", "did you mean `hidden_size`"],
+        ),
+        (
+            vec!["--config", &not_toml],
+            vec!["nt.toml", "not a valid config"],
+        ),
         (vec!["--config", &neg_lr], vec!["learning_rate", "-1"]),
         (vec!["--hidden-size", "0"], vec!["hidden_size"]),
         (vec!["--seq-length", "0"], vec!["seq_length"]),
@@ -114,13 +147,31 @@ fn bad_inputs_are_refused_and_leave_the_run_untouched() {
         (vec!["--no-such-flag"], vec!["--no-such-flag"]),
         (vec!["--batch-size", "100000"], vec!["100000 stream(s)"]),
         (vec!["--precision", "f16"], vec!["--precision", "f16"]),
-        (vec!["--backend", "nope"], vec!["unknown backend `nope`", "flex"]),
+        (
+            vec!["--backend", "nope"],
+            vec!["unknown backend `nope`", "flex"],
+        ),
         (vec!["--backend", "cuda"], vec!["cuda", "wgpu"]),
-        (vec!["--init-weights", "/no/w.safetensors"], vec!["/no/w.safetensors"]),
-        (vec!["--init-weights", &junk], vec!["junk.safetensors", "not a safetensors file"]),
-        (vec!["--resume", "/no/run"], vec!["/no/run", "no checkpoint"]),
-        (vec!["--resume", &run_s, "--hidden-size", "50"], vec!["--hidden-size 50", "100"]),
-        (vec!["--resume", &run_s, "--precision", "f64"], vec!["--precision f64", "f32"]),
+        (
+            vec!["--init-weights", "/no/w.safetensors"],
+            vec!["/no/w.safetensors"],
+        ),
+        (
+            vec!["--init-weights", &junk],
+            vec!["junk.safetensors", "not a safetensors file"],
+        ),
+        (
+            vec!["--resume", "/no/run"],
+            vec!["/no/run", "no checkpoint"],
+        ),
+        (
+            vec!["--resume", &run_s, "--hidden-size", "50"],
+            vec!["--hidden-size 50", "100"],
+        ),
+        (
+            vec!["--resume", &run_s, "--precision", "f64"],
+            vec!["--precision f64", "f32"],
+        ),
     ];
     for (args, words) in &cases {
         let mut all = args.to_vec();
@@ -141,9 +192,24 @@ fn bad_inputs_are_refused_and_leave_the_run_untouched() {
 fn init_weights_of_another_vocabulary_and_shape_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     // The fixture's weights (45 chars) against tinyshakespeare (65 chars).
-    let o = train(&["--config", &tiny(), "--init-weights", &fixture("init.safetensors"), "--out-dir", &tmp.path().join("r").display().to_string()]);
+    let o = train(&[
+        "--config",
+        &tiny(),
+        "--init-weights",
+        &fixture("init.safetensors"),
+        "--out-dir",
+        &tmp.path().join("r").display().to_string(),
+    ]);
     assert_refused(&o, &["vocabulary", "45", "65"]);
-    let o = quick(&tmp.path().join("r"), &["--init-weights", &fixture("init.safetensors"), "--hidden-size", "64"]);
+    let o = quick(
+        &tmp.path().join("r"),
+        &[
+            "--init-weights",
+            &fixture("init.safetensors"),
+            "--hidden-size",
+            "64",
+        ],
+    );
     assert_refused(&o, &["hidden size 100", "64"]);
     assert!(!tmp.path().join("r").exists(), "nothing written");
 }
@@ -157,7 +223,11 @@ fn a_second_fresh_run_does_not_overwrite_the_first() {
     let o = quick(&run, &["--iterations", "10"]);
     assert_refused(&o, &["already holds a run", "--resume", "--force"]);
     assert_eq!(snapshot(&run), before);
-    assert!(quick(&run, &["--iterations", "10", "--force"]).status.success());
+    assert!(
+        quick(&run, &["--iterations", "10", "--force"])
+            .status
+            .success()
+    );
 }
 
 /// 200 straight vs 100 + resume to 200: byte-identical metrics and weights,
@@ -168,7 +238,14 @@ fn resume_is_exact() {
         for precision in ["f32", "f64"] {
             let tmp = tempfile::tempdir().unwrap();
             let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
-            let common = ["--backend", backend, "--precision", precision, "--sample-every", "50"];
+            let common = [
+                "--backend",
+                backend,
+                "--precision",
+                precision,
+                "--sample-every",
+                "50",
+            ];
             let run = |dir: &Path, iters: &str| {
                 let mut args = vec!["--iterations", iters];
                 args.extend_from_slice(&common);
@@ -176,10 +253,20 @@ fn resume_is_exact() {
             };
             assert!(run(&a, "200").status.success());
             assert!(run(&b, "100").status.success());
-            let o = train(&["--resume", &b.display().to_string(), "--iterations", "200", "--print-every", "0"]);
+            let o = train(&[
+                "--resume",
+                &b.display().to_string(),
+                "--iterations",
+                "200",
+                "--print-every",
+                "0",
+            ]);
             assert!(o.status.success(), "{}", stderr(&o));
             for f in ["metrics.csv", "weights.safetensors"] {
-                let (x, y) = (std::fs::read(a.join(f)).unwrap(), std::fs::read(b.join(f)).unwrap());
+                let (x, y) = (
+                    std::fs::read(a.join(f)).unwrap(),
+                    std::fs::read(b.join(f)).unwrap(),
+                );
                 assert!(x == y, "{backend} {precision}: {f} differs after resume");
             }
             println!("{backend} {precision}: straight and resumed runs are byte-identical");
@@ -201,8 +288,24 @@ fn kill_9_then_resume_keeps_each_iteration_once() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
     let mut child = Command::new(BIN)
-        .args(["--config", &tiny(), "--data", &fixture("input.txt"), "--out-dir", &run.display().to_string()])
-        .args(["--iterations", "0", "--checkpoint-every", "100", "--print-every", "0", "--sample-every", "0"])
+        .args([
+            "--config",
+            &tiny(),
+            "--data",
+            &fixture("input.txt"),
+            "--out-dir",
+            &run.display().to_string(),
+        ])
+        .args([
+            "--iterations",
+            "0",
+            "--checkpoint-every",
+            "100",
+            "--print-every",
+            "0",
+            "--sample-every",
+            "0",
+        ])
         .spawn()
         .unwrap();
     let ck = run.join("checkpoint.safetensors");
@@ -213,13 +316,21 @@ fn kill_9_then_resume_keeps_each_iteration_once() {
     std::thread::sleep(std::time::Duration::from_millis(150)); // rows past the checkpoint
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    let o = train(&["--resume", &run.display().to_string(), "--iterations", "1000"]);
+    let o = train(&[
+        "--resume",
+        &run.display().to_string(),
+        "--iterations",
+        "1000",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(metric_iters(&run), (0..1000).collect::<Vec<_>>());
     // And the resumed run is the straight run.
     let straight = tmp.path().join("straight");
     assert!(quick(&straight, &["--iterations", "1000"]).status.success());
-    assert_eq!(std::fs::read(run.join("metrics.csv")).unwrap(), std::fs::read(straight.join("metrics.csv")).unwrap());
+    assert_eq!(
+        std::fs::read(run.join("metrics.csv")).unwrap(),
+        std::fs::read(straight.join("metrics.csv")).unwrap()
+    );
 }
 
 #[test]
@@ -227,8 +338,24 @@ fn ctrl_c_saves_and_exits_130() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
     let child = Command::new(BIN)
-        .args(["--config", &tiny(), "--data", &fixture("input.txt"), "--out-dir", &run.display().to_string()])
-        .args(["--iterations", "0", "--checkpoint-every", "0", "--print-every", "0", "--sample-every", "0"])
+        .args([
+            "--config",
+            &tiny(),
+            "--data",
+            &fixture("input.txt"),
+            "--out-dir",
+            &run.display().to_string(),
+        ])
+        .args([
+            "--iterations",
+            "0",
+            "--checkpoint-every",
+            "0",
+            "--print-every",
+            "0",
+            "--sample-every",
+            "0",
+        ])
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -238,14 +365,33 @@ fn ctrl_c_saves_and_exits_130() {
     }
     std::thread::sleep(std::time::Duration::from_millis(300));
     let pid = child.id().to_string();
-    assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let iters = metric_iters(&run);
     assert!(!iters.is_empty());
-    let o = train(&["--resume", &run.display().to_string(), "--iterations", &(iters.len() + 5).to_string()]);
+    let o = train(&[
+        "--resume",
+        &run.display().to_string(),
+        "--iterations",
+        &(iters.len() + 5).to_string(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(metric_iters(&run), (0..iters.len() as u64 + 5).collect::<Vec<_>>());
+    assert_eq!(
+        metric_iters(&run),
+        (0..iters.len() as u64 + 5).collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -253,30 +399,80 @@ fn a_crash_while_writing_a_checkpoint_keeps_the_previous_one() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
     let o = Command::new(BIN)
-        .args(["--config", &tiny(), "--data", &fixture("input.txt"), "--out-dir", &run.display().to_string()])
-        .args(["--iterations", "100", "--checkpoint-every", "20", "--print-every", "0", "--sample-every", "0"])
+        .args([
+            "--config",
+            &tiny(),
+            "--data",
+            &fixture("input.txt"),
+            "--out-dir",
+            &run.display().to_string(),
+        ])
+        .args([
+            "--iterations",
+            "100",
+            "--checkpoint-every",
+            "20",
+            "--print-every",
+            "0",
+            "--sample-every",
+            "0",
+        ])
         .env("CHARRNN_FAULT", "checkpoint.safetensors:3") // abort between write and rename of the 3rd
         .output()
         .unwrap();
     assert!(!o.status.success(), "the fault hook aborted the run");
-    assert!(run.join("checkpoint.safetensors.tmp").exists(), "the torn write is left behind");
+    assert!(
+        run.join("checkpoint.safetensors.tmp").exists(),
+        "the torn write is left behind"
+    );
     // The previous checkpoint (iteration 40) still loads, and the leftover is ignored.
-    let o = train(&["--resume", &run.display().to_string(), "--iterations", "100"]);
+    let o = train(&[
+        "--resume",
+        &run.display().to_string(),
+        "--iterations",
+        "100",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("resumed") && String::from_utf8_lossy(&o.stdout).contains("iteration 40"));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("resumed")
+            && String::from_utf8_lossy(&o.stdout).contains("iteration 40")
+    );
     let straight = tmp.path().join("straight");
     assert!(quick(&straight, &["--iterations", "100"]).status.success());
-    assert_eq!(std::fs::read(run.join("weights.safetensors")).unwrap(), std::fs::read(straight.join("weights.safetensors")).unwrap());
+    assert_eq!(
+        std::fs::read(run.join("weights.safetensors")).unwrap(),
+        std::fs::read(straight.join("weights.safetensors")).unwrap()
+    );
 }
 
 #[test]
 fn divergence_stops_with_the_iteration_and_keeps_the_last_good_checkpoint() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
-    let o = quick(&run, &["--iterations", "50", "--learning-rate", "1e37", "--checkpoint-every", "1"]);
+    let o = quick(
+        &run,
+        &[
+            "--iterations",
+            "50",
+            "--learning-rate",
+            "1e37",
+            "--checkpoint-every",
+            "1",
+        ],
+    );
     assert_refused(&o, &["diverged at iteration 1", "last good checkpoint"]);
-    let o = train(&["sample", "--checkpoint", &run.display().to_string(), "--length", "5"]);
-    assert!(o.status.success(), "the kept checkpoint loads: {}", stderr(&o));
+    let o = train(&[
+        "sample",
+        "--checkpoint",
+        &run.display().to_string(),
+        "--length",
+        "5",
+    ]);
+    assert!(
+        o.status.success(),
+        "the kept checkpoint loads: {}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -300,8 +496,24 @@ fn sampling_repeats_with_a_seed_and_refuses_bad_requests() {
     assert!(text.starts_with("First") && text.trim_end_matches('\n').chars().count() == 305);
     // A weights file works as well as a run directory, and temperature 0 is deterministic.
     let w = run.join("weights.safetensors").display().to_string();
-    let g1 = train(&["sample", "--checkpoint", &w, "--temperature", "0", "--seed", "1"]);
-    let g2 = train(&["sample", "--checkpoint", &w, "--temperature", "0", "--seed", "2"]);
+    let g1 = train(&[
+        "sample",
+        "--checkpoint",
+        &w,
+        "--temperature",
+        "0",
+        "--seed",
+        "1",
+    ]);
+    let g2 = train(&[
+        "sample",
+        "--checkpoint",
+        &w,
+        "--temperature",
+        "0",
+        "--seed",
+        "2",
+    ]);
     assert!(g1.status.success() && g1.stdout == g2.stdout);
     assert_refused(&s(&["--length", "0"]), &["--length", "0"]);
     assert_refused(&s(&["--length", "-3"]), &["--length", "-3"]);
@@ -310,23 +522,38 @@ fn sampling_repeats_with_a_seed_and_refuses_bad_requests() {
     assert_refused(&train(&["sample", "--checkpoint", "/no/run"]), &["/no/run"]);
     let junk = tmp.path().join("junk.safetensors");
     std::fs::write(&junk, b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":").unwrap();
-    assert_refused(&train(&["sample", "--checkpoint", &junk.display().to_string()]), &["junk.safetensors"]);
+    assert_refused(
+        &train(&["sample", "--checkpoint", &junk.display().to_string()]),
+        &["junk.safetensors"],
+    );
     // A truncated checkpoint is refused by both resume and sample.
     let ck = run.join("checkpoint.safetensors");
     let bytes = std::fs::read(&ck).unwrap();
     std::fs::write(&ck, &bytes[..bytes.len() / 2]).unwrap();
-    assert_refused(&train(&["--resume", &dir]), &["checkpoint", "truncated or corrupt"]);
+    assert_refused(
+        &train(&["--resume", &dir]),
+        &["checkpoint", "truncated or corrupt"],
+    );
     assert_refused(&s(&[]), &["truncated or corrupt"]);
 }
 
 #[test]
 fn gradcheck_command_passes_and_prints_every_parameter() {
-    let o = train(&["gradcheck", "--config", &tiny(), "--data", &fixture("input.txt")]);
+    let o = train(&[
+        "gradcheck",
+        "--config",
+        &tiny(),
+        "--data",
+        &fixture("input.txt"),
+    ]);
     let out = String::from_utf8_lossy(&o.stdout);
     println!("{out}");
     assert_eq!(o.status.code(), Some(0), "{out}{}", stderr(&o));
     for p in ["Wxh", "Whh", "Why", "bh ", "by "] {
-        assert!(out.lines().any(|l| l.starts_with(p) && l.ends_with("OK")), "row for {p}");
+        assert!(
+            out.lines().any(|l| l.starts_with(p) && l.ends_with("OK")),
+            "row for {p}"
+        );
     }
 }
 

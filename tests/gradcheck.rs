@@ -22,7 +22,8 @@ fn fixture_weights() -> (Weights, charrnn::data::Vocab) {
 fn fixture_chunk() -> Chunk {
     let text = std::fs::read_to_string(fixture_dir().join("input.txt")).unwrap();
     let text = Text::from_str(&text);
-    let streams = charrnn::data::Streams::new(text.len(), 25, 1, std::path::Path::new("input.txt")).unwrap();
+    let streams =
+        charrnn::data::Streams::new(text.len(), 25, 1, std::path::Path::new("input.txt")).unwrap();
     streams.chunk(&text.ids, 0)
 }
 
@@ -31,7 +32,12 @@ fn zeros(b: usize, h: usize) -> TensorData {
 }
 
 /// Manual backward with an incoming state given as [B,H] rows.
-fn manual(w: &Weights, chunk: &Chunk, h0: &TensorData, device: &Device) -> charrnn::backward::ManualPass {
+fn manual(
+    w: &Weights,
+    chunk: &Chunk,
+    h0: &TensorData,
+    device: &Device,
+) -> charrnn::backward::ManualPass {
     let plain = device.clone().without_autodiff();
     let cols = Tensor::<2>::from_data(h0.clone(), (&plain, h0.dtype())).transpose();
     loss_and_grads(w, chunk, cols, device)
@@ -40,9 +46,24 @@ fn manual(w: &Weights, chunk: &Chunk, h0: &TensorData, device: &Device) -> charr
 fn assert_rows_pass(rows: &[gradcheck::Row], what: &str) {
     print!("{what}\n{}", gradcheck::format(rows));
     for r in rows {
-        assert!(r.manual_rel <= MANUAL_REL_TOL, "{what}: {} autodiff vs manual rel {:e}", r.name, r.manual_rel);
-        assert!(r.fd_rel <= FD_REL_TOL, "{what}: {} finite-difference rel {:e}", r.name, r.fd_rel);
-        assert!(r.fd_abs <= FD_ABS_TOL, "{what}: {} finite-difference abs {:e}", r.name, r.fd_abs);
+        assert!(
+            r.manual_rel <= MANUAL_REL_TOL,
+            "{what}: {} autodiff vs manual rel {:e}",
+            r.name,
+            r.manual_rel
+        );
+        assert!(
+            r.fd_rel <= FD_REL_TOL,
+            "{what}: {} finite-difference rel {:e}",
+            r.name,
+            r.fd_rel
+        );
+        assert!(
+            r.fd_abs <= FD_ABS_TOL,
+            "{what}: {} finite-difference abs {:e}",
+            r.name,
+            r.fd_abs
+        );
     }
 }
 
@@ -90,9 +111,15 @@ fn both_match_the_numpy_first_chunk() {
         let m = manual(&w, &chunk, &zeros(1, 100), &device);
         let loss_err = (ad_loss - loss[0]).abs().max((m.loss - loss[0]).abs());
         let h_err = rel_diff(&values(&ad_h), &h_last);
-        let hs_manual: Vec<f64> = m.hs.iter().flat_map(|h| values(&h.clone().into_data())).collect();
+        let hs_manual: Vec<f64> =
+            m.hs.iter()
+                .flat_map(|h| values(&h.clone().into_data()))
+                .collect();
         let hs_err = rel_diff(&hs_manual, &hs);
-        println!("{name}: loss {ad_loss} vs numpy {} (|diff| {loss_err:e}); hs rel {hs_err:e}; h_last rel {h_err:e}", loss[0]);
+        println!(
+            "{name}: loss {ad_loss} vs numpy {} (|diff| {loss_err:e}); hs rel {hs_err:e}; h_last rel {h_err:e}",
+            loss[0]
+        );
         assert!(loss_err <= 1e-10 && hs_err <= 1e-12 && h_err <= 1e-12);
         let clipped_ad = clip(&ad_grads, 5.0);
         let clipped_m = clip(&m.grads, 5.0);
@@ -103,15 +130,22 @@ fn both_match_the_numpy_first_chunk() {
             .zip(clipped_ad.named().into_iter().zip(clipped_m.named()))
         {
             let (want, _) = fixture_tensor("first_chunk.safetensors", &format!("d{pname}"));
-            let (want_c, _) = fixture_tensor("first_chunk.safetensors", &format!("clipped_d{pname}"));
+            let (want_c, _) =
+                fixture_tensor("first_chunk.safetensors", &format!("clipped_d{pname}"));
             let errs = [
                 rel_diff(&values(a), &want),
                 rel_diff(&values(mg), &want),
                 rel_diff(&values(ca), &want_c),
                 rel_diff(&values(cm), &want_c),
             ];
-            println!("{name}: d{pname} rel err autodiff {:e} manual {:e}; clipped {:e} {:e}", errs[0], errs[1], errs[2], errs[3]);
-            assert!(errs.iter().all(|&e| e <= 1e-10), "{name}: d{pname} differs from numpy: {errs:?}");
+            println!(
+                "{name}: d{pname} rel err autodiff {:e} manual {:e}; clipped {:e} {:e}",
+                errs[0], errs[1], errs[2], errs[3]
+            );
+            assert!(
+                errs.iter().all(|&e| e <= 1e-10),
+                "{name}: d{pname} differs from numpy: {errs:?}"
+            );
         }
     }
 }
@@ -120,16 +154,38 @@ fn both_match_the_numpy_first_chunk() {
 #[test]
 fn random_shapes_property() {
     let mut rng = ChaCha8Rng::seed_from_u64(2024);
-    let cases = [(1, 2, 1, 1), (7, 5, 1, 3), (16, 11, 4, 1), (33, 20, 9, 2), (64, 30, 13, 5), (5, 3, 2, 8)];
+    let cases = [
+        (1, 2, 1, 1),
+        (7, 5, 1, 3),
+        (16, 11, 4, 1),
+        (33, 20, 9, 2),
+        (64, 30, 13, 5),
+        (5, 3, 2, 8),
+    ];
     for (case, &(h, v, t, b)) in cases.iter().enumerate() {
         let cfg = RnnConfig::new(v).with_hidden_size(h);
         let w = Weights::random(&cfg, case as u64, Precision::F64);
-        let ids = |rng: &mut ChaCha8Rng| (0..t * b).map(|_| rng.random_range(0..v as u32)).collect::<Vec<_>>();
-        let chunk = Chunk { inputs: ids(&mut rng), targets: ids(&mut rng), steps: t, streams: b };
-        let h0 = Precision::F64.data((0..b * h).map(|_| rng.random_range(-0.9..0.9)).collect(), [b, h]);
+        let ids = |rng: &mut ChaCha8Rng| {
+            (0..t * b)
+                .map(|_| rng.random_range(0..v as u32))
+                .collect::<Vec<_>>()
+        };
+        let chunk = Chunk {
+            inputs: ids(&mut rng),
+            targets: ids(&mut rng),
+            steps: t,
+            streams: b,
+        };
+        let h0 = Precision::F64.data(
+            (0..b * h).map(|_| rng.random_range(-0.9..0.9)).collect(),
+            [b, h],
+        );
         for (name, device) in backends() {
             let rows = gradcheck::check(&w, &chunk, &h0, 6, case as u64, &device);
-            assert_rows_pass(&rows, &format!("{name}: H {h} V {v} T {t} B {b}, random h0"));
+            assert_rows_pass(
+                &rows,
+                &format!("{name}: H {h} V {v} T {t} B {b}, random h0"),
+            );
         }
     }
 }
@@ -142,11 +198,20 @@ fn streams_equal_separate_single_stream_runs() {
     let (b, t, h) = (4, 10, 32);
     let streams = charrnn::data::Streams::new(text.len(), t, b, std::path::Path::new("x")).unwrap();
     let chunk = streams.chunk(&text.ids, 20);
-    let w = Weights::random(&RnnConfig::new(text.vocab.len()).with_hidden_size(h), 5, Precision::F64);
+    let w = Weights::random(
+        &RnnConfig::new(text.vocab.len()).with_hidden_size(h),
+        5,
+        Precision::F64,
+    );
     let mut rng = ChaCha8Rng::seed_from_u64(9);
     let h0_rows: Vec<f64> = (0..b * h).map(|_| rng.random_range(-0.5..0.5)).collect();
     for (name, device) in backends() {
-        let (loss, grads, _) = gradcheck::autodiff(&w, &chunk, &Precision::F64.data(h0_rows.clone(), [b, h]), &device);
+        let (loss, grads, _) = gradcheck::autodiff(
+            &w,
+            &chunk,
+            &Precision::F64.data(h0_rows.clone(), [b, h]),
+            &device,
+        );
         let mut sum_loss = 0.0;
         let mut sum_grads: Vec<Vec<f64>> = vec![];
         for s in 0..b {
@@ -163,7 +228,10 @@ fn streams_equal_separate_single_stream_runs() {
             }
         }
         let loss_err = (loss - sum_loss / b as f64).abs();
-        println!("{name}: batched loss {loss} vs mean of streams {} (|diff| {loss_err:e})", sum_loss / b as f64);
+        println!(
+            "{name}: batched loss {loss} vs mean of streams {} (|diff| {loss_err:e})",
+            sum_loss / b as f64
+        );
         assert!(loss_err <= 1e-12 * loss.abs());
         for (i, (pname, d)) in grads.named().into_iter().enumerate() {
             let mean: Vec<f64> = sum_grads[i].iter().map(|x| x / b as f64).collect();
@@ -184,7 +252,11 @@ fn f32_autodiff_matches_f64_reference() {
         let w32 = w.cast(Precision::F32);
         let h32 = Precision::F32.data(vec![0.0; 100], [1, 100]);
         let (l32, g32, _) = gradcheck::autodiff(&w32, &chunk, &h32, &device);
-        assert_eq!(g32.wxh.dtype(), burn::tensor::DType::F32, "the f32 run really ran in f32");
+        assert_eq!(
+            g32.wxh.dtype(),
+            burn::tensor::DType::F32,
+            "the f32 run really ran in f32"
+        );
         let loss_rel = ((l32 - l64) / l64).abs();
         println!("{name}: f32 loss {l32} vs f64 {l64} (rel {loss_rel:e})");
         assert!(loss_rel <= 1e-6);

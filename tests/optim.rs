@@ -15,8 +15,13 @@ struct One {
 }
 
 fn one(values: &[f64], device: &Device) -> One {
-    let t = Tensor::<1>::from_data(TensorData::new(values.to_vec(), [values.len()]), (device, DType::F64));
-    One { w: Param::initialized(ParamId::from(0u64), t.require_grad()) }
+    let t = Tensor::<1>::from_data(
+        TensorData::new(values.to_vec(), [values.len()]),
+        (device, DType::F64),
+    );
+    One {
+        w: Param::initialized(ParamId::from(0u64), t.require_grad()),
+    }
 }
 
 /// Gradients of loss = Σ g_i · w_i, i.e. exactly `g`.
@@ -52,7 +57,11 @@ fn steps_match_hand_computation_with_clamping() {
         let mut optim = ClampedAdagrad::new(5.0).init();
         let (mut w, mut mem) = (vec![0.5, -0.25, 1.0, 0.0], vec![0.0; 4]);
         // 7 and -9 are clamped to ±5; 5 sits exactly on the bound; 1e-5 is tiny.
-        for g in [[0.3, 7.0, -9.0, 1e-5], [5.0, -5.0, 0.1, 0.0], [-0.2, 0.4, 12.0, -3.0]] {
+        for g in [
+            [0.3, 7.0, -9.0, 1e-5],
+            [5.0, -5.0, 0.1, 0.0],
+            [-0.2, 0.4, 12.0, -3.0],
+        ] {
             m = step(&mut optim, 0.1, m, &g, &device);
             by_hand(&mut w, &mut mem, &g, 0.1, 5.0);
             let err = max_abs_diff(&w_of(&m), &w);
@@ -67,9 +76,15 @@ fn agrees_with_burn_adagrad_when_epsilon_is_zero() {
     for (name, device) in backends() {
         let device = device.autodiff();
         let g = [0.3, -2.0, 0.7];
-        let mut ours = ModuleOptimizer::from(ClampedAdagrad { clip: 100.0, epsilon: 0.0 });
+        let mut ours = ModuleOptimizer::from(ClampedAdagrad {
+            clip: 100.0,
+            epsilon: 0.0,
+        });
         let mut burns = AdaGradConfig::new().with_epsilon(0.0).init();
-        let (mut a, mut b) = (one(&[1.0, 2.0, 3.0], &device), one(&[1.0, 2.0, 3.0], &device));
+        let (mut a, mut b) = (
+            one(&[1.0, 2.0, 3.0], &device),
+            one(&[1.0, 2.0, 3.0], &device),
+        );
         for _ in 0..3 {
             a = step(&mut ours, 0.05, a, &g, &device);
             b = step(&mut burns, 0.05, b, &g, &device);
@@ -80,11 +95,17 @@ fn agrees_with_burn_adagrad_when_epsilon_is_zero() {
         // With the default epsilons they differ (1e-8 inside the root vs 1e-5 outside).
         let mut ours = ClampedAdagrad::new(100.0).init();
         let mut burns = AdaGradConfig::new().init();
-        let (mut a, mut b) = (one(&[1.0, 2.0, 3.0], &device), one(&[1.0, 2.0, 3.0], &device));
+        let (mut a, mut b) = (
+            one(&[1.0, 2.0, 3.0], &device),
+            one(&[1.0, 2.0, 3.0], &device),
+        );
         let g = [1e-4, 1e-4, 1e-4];
         a = step(&mut ours, 0.05, a, &g, &device);
         b = step(&mut burns, 0.05, b, &g, &device);
-        assert!(max_abs_diff(&w_of(&a), &w_of(&b)) > 1e-6, "{name}: the epsilon placement matters");
+        assert!(
+            max_abs_diff(&w_of(&a), &w_of(&b)) > 1e-6,
+            "{name}: the epsilon placement matters"
+        );
     }
 }
 
@@ -110,7 +131,11 @@ fn state_round_trips_and_continues_identically() {
         for g in &gs[2..] {
             r = step(&mut second, 0.1, r, g, &device);
         }
-        assert_eq!(w_of(&r), w_of(&m), "{name}: resumed optimizer continues bit for bit");
+        assert_eq!(
+            w_of(&r),
+            w_of(&m),
+            "{name}: resumed optimizer continues bit for bit"
+        );
         assert_eq!(r.w.val().dtype(), DType::F64, "{name}: f64 state stays f64");
     }
 }

@@ -16,7 +16,11 @@ fn reference_losses() -> Vec<(u64, f64, f64)> {
         .skip(1)
         .map(|l| {
             let f: Vec<&str> = l.split(',').collect();
-            (f[0].parse().unwrap(), f[1].parse().unwrap(), f[2].parse().unwrap())
+            (
+                f[0].parse().unwrap(),
+                f[1].parse().unwrap(),
+                f[2].parse().unwrap(),
+            )
         })
         .collect()
 }
@@ -48,7 +52,9 @@ fn sixty_iterations_match_numpy() {
             assert_eq!(d.shape().as_slice(), shape.as_slice());
             worst_w = worst_w.max(max_abs_diff(&values(d), &want));
         }
-        println!("{name}: max |loss diff| {worst_loss:e}, max |smooth diff| {worst_smooth:e}, max |weight diff| {worst_w:e}");
+        println!(
+            "{name}: max |loss diff| {worst_loss:e}, max |smooth diff| {worst_smooth:e}, max |weight diff| {worst_w:e}"
+        );
         assert!(worst_loss <= 1e-9 && worst_smooth <= 1e-9 && worst_w <= 1e-9);
     }
 }

@@ -8,17 +8,46 @@ use std::process::Command;
 const BIN: &str = env!("CARGO_BIN_EXE_train");
 
 fn fixture(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/min-char-rnn").join(name).display().to_string()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/min-char-rnn")
+        .join(name)
+        .display()
+        .to_string()
 }
 
 fn run(backend: &str, out: &Path) -> (Vec<f64>, Vec<(String, Vec<f32>)>) {
     let o = Command::new(BIN)
-        .args(["--data", &fixture("input.txt"), "--init-weights", &fixture("init.safetensors")])
-        .args(["--learning-rate", "0.01", "--iterations", "50", "--backend", backend, "--precision", "f32"])
-        .args(["--sample-every", "0", "--print-every", "0", "--out-dir", &out.display().to_string()])
+        .args([
+            "--data",
+            &fixture("input.txt"),
+            "--init-weights",
+            &fixture("init.safetensors"),
+        ])
+        .args([
+            "--learning-rate",
+            "0.01",
+            "--iterations",
+            "50",
+            "--backend",
+            backend,
+            "--precision",
+            "f32",
+        ])
+        .args([
+            "--sample-every",
+            "0",
+            "--print-every",
+            "0",
+            "--out-dir",
+            &out.display().to_string(),
+        ])
         .output()
         .unwrap();
-    assert!(o.status.success(), "{backend}: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{backend}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let losses = std::fs::read_to_string(out.join("metrics.csv"))
         .unwrap()
         .lines()
@@ -31,7 +60,11 @@ fn run(backend: &str, out: &Path) -> (Vec<f64>, Vec<(String, Vec<f32>)>) {
         .iter()
         .map(|n| {
             let t = st.tensor(n).unwrap();
-            let v = t.data().chunks(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+            let v = t
+                .data()
+                .chunks(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
             (n.to_string(), v)
         })
         .collect();
@@ -45,13 +78,24 @@ fn wgpu_trains_like_ndarray() {
     let (gpu_loss, gpu_w) = run("wgpu", &dir("wgpu"));
     let (cpu_loss, cpu_w) = run("ndarray", &dir("ndarray"));
     assert_eq!(gpu_loss.len(), 50);
-    let loss_rel = gpu_loss.iter().zip(&cpu_loss).map(|(a, b)| ((a - b) / b).abs()).fold(0.0, f64::max);
+    let loss_rel = gpu_loss
+        .iter()
+        .zip(&cpu_loss)
+        .map(|(a, b)| ((a - b) / b).abs())
+        .fold(0.0, f64::max);
     println!("wgpu vs ndarray: max relative loss difference over 50 iterations {loss_rel:e}");
     assert!(loss_rel <= 1e-4, "{loss_rel:e}");
     for ((name, g), (_, c)) in gpu_w.iter().zip(&cpu_w) {
-        let diff = g.iter().zip(c).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        let diff = g
+            .iter()
+            .zip(c)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
         let scale = c.iter().map(|b| b.abs()).fold(0.0f32, f32::max);
-        println!("{name}: max |wgpu - ndarray| / max |w| = {:e}", diff / scale);
+        println!(
+            "{name}: max |wgpu - ndarray| / max |w| = {:e}",
+            diff / scale
+        );
         // f32 Adagrad divides by sqrt(mem), which magnifies rounding differences early on.
         assert!(diff / scale <= 2e-3, "{name}: {:e}", diff / scale);
     }

@@ -109,14 +109,16 @@ pub fn loss_and_grads(w: &Weights, chunk: &Chunk, hprev: Tensor<2>, device: &Dev
         let dhraw = (hs[t].clone().square().neg().add_scalar(1.0)) * dh;
         dbh = dbh + dhraw.clone().sum_dim(1);
         dwxh = dwxh + dhraw.clone().matmul(xs[t].clone().transpose());
-        let hprev_t = if t == 0 { h0.clone() } else { hs[t - 1].clone() };
+        let hprev_t = if t == 0 {
+            h0.clone()
+        } else {
+            hs[t - 1].clone()
+        };
         dwhh = dwhh + dhraw.clone().matmul(hprev_t.transpose());
         dhnext = p.whh.clone().transpose().matmul(dhraw);
     }
     let scale = 1.0 / streams as f64;
-    let out = |g: Tensor<2>| {
-        if streams == 1 { g } else { g.mul_scalar(scale) }.into_data()
-    };
+    let out = |g: Tensor<2>| if streams == 1 { g } else { g.mul_scalar(scale) }.into_data();
     ManualPass {
         loss: loss * scale,
         hs,

@@ -17,12 +17,12 @@ use burn::tensor::{Bytes, DType, TensorData};
 use rand_chacha::ChaCha8Rng;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
+use crate::Precision;
 use crate::config::TrainConfig;
 use crate::data::Vocab;
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
 use crate::model::Weights;
-use crate::Precision;
 
 pub const FILE_NAME: &str = "checkpoint.safetensors";
 const FORMAT: &str = "charrnn-checkpoint-1";
@@ -44,7 +44,11 @@ pub struct Checkpoint {
 
 /// `path` itself if it is a file, else `<path>/checkpoint.safetensors`.
 pub fn file_in(path: &Path) -> PathBuf {
-    if path.is_dir() { path.join(FILE_NAME) } else { path.to_path_buf() }
+    if path.is_dir() {
+        path.join(FILE_NAME)
+    } else {
+        path.to_path_buf()
+    }
 }
 
 impl Checkpoint {
@@ -60,17 +64,28 @@ impl Checkpoint {
         meta.insert("p".into(), self.p.to_string());
         // Display of an f64 is the shortest string that reads back to the same bits.
         meta.insert("smooth_loss".into(), self.smooth_loss.to_string());
-        meta.insert("rng".into(), serde_json::to_string(&self.rng).expect("rng serialises"));
+        meta.insert(
+            "rng".into(),
+            serde_json::to_string(&self.rng).expect("rng serialises"),
+        );
         meta.insert("config".into(), self.config.to_toml());
         meta.insert("precision".into(), self.precision().name().into());
         meta.insert("backend".into(), self.backend.clone());
-        let float = |d: &TensorData| if d.dtype() == DType::F64 { Dtype::F64 } else { Dtype::F32 };
+        let float = |d: &TensorData| {
+            if d.dtype() == DType::F64 {
+                Dtype::F64
+            } else {
+                Dtype::F32
+            }
+        };
         let mut views: Vec<(&str, TensorView<'_>)> = Vec::new();
         for (name, d) in self.weights.named().into_iter().chain([("h", &self.h)]) {
-            let v = TensorView::new(float(d), d.shape().to_vec(), d.as_bytes()).expect("shape matches");
+            let v =
+                TensorView::new(float(d), d.shape().to_vec(), d.as_bytes()).expect("shape matches");
             views.push((name, v));
         }
-        let opt = TensorView::new(Dtype::U8, vec![self.optimizer.len()], &self.optimizer).expect("u8 view");
+        let opt = TensorView::new(Dtype::U8, vec![self.optimizer.len()], &self.optimizer)
+            .expect("u8 view");
         views.push(("optimizer", opt));
         let bytes = safetensors::serialize(views, Some(meta)).expect("checkpoint serialises");
         write_atomic(&dir.join(FILE_NAME), &bytes)
@@ -87,7 +102,10 @@ impl Checkpoint {
                 e.to_string()
             },
         })?;
-        Self::from_bytes(&bytes).map_err(|message| Error::Checkpoint { path: file, message })
+        Self::from_bytes(&bytes).map_err(|message| Error::Checkpoint {
+            path: file,
+            message,
+        })
     }
 
     fn from_bytes(bytes: &[u8]) -> std::result::Result<Self, String> {
@@ -95,18 +113,39 @@ impl Checkpoint {
         let (_, header) = SafeTensors::read_metadata(bytes).map_err(corrupt)?;
         let tensors = SafeTensors::deserialize(bytes).map_err(corrupt)?;
         let meta = header.metadata().clone().unwrap_or_default();
-        let get = |k: &str| meta.get(k).cloned().ok_or_else(|| format!("missing `{k}` (not a charrnn checkpoint?)"));
+        let get = |k: &str| {
+            meta.get(k)
+                .cloned()
+                .ok_or_else(|| format!("missing `{k}` (not a charrnn checkpoint?)"))
+        };
         if get("format")? != FORMAT {
             return Err(format!("unknown format {:?}", get("format")?));
         }
         let num = |k: &str| -> std::result::Result<u64, String> {
-            get(k)?.parse().map_err(|_| format!("`{k}` is not a number"))
+            get(k)?
+                .parse()
+                .map_err(|_| format!("`{k}` is not a number"))
         };
         let (weights, vocab) = crate::weights::from_bytes(bytes)?;
         let config = TrainConfig::parse(&get("config")?)?;
-        let h = tensors.tensor("h").map_err(|_| "no hidden state `h`".to_string())?;
-        let h = TensorData::from_bytes_vec(h.data().to_vec(), h.shape().to_vec(), weights.wxh.dtype());
-        let optimizer = tensors.tensor("optimizer").map_err(|_| "no optimizer state".to_string())?;
+        let h = tensors
+            .tensor("h")
+            .map_err(|_| "no hidden state `h`".to_string())?;
+        let (_, hidden) = weights.sizes();
+        if h.shape() != [config.batch_size, hidden]
+            || h.data().len() != config.batch_size * hidden * weights.wxh.dtype().size()
+        {
+            return Err(format!(
+                "hidden state has shape {:?}; expected [{}, {hidden}] in the weights' precision",
+                h.shape(),
+                config.batch_size
+            ));
+        }
+        let h =
+            TensorData::from_bytes_vec(h.data().to_vec(), h.shape().to_vec(), weights.wxh.dtype());
+        let optimizer = tensors
+            .tensor("optimizer")
+            .map_err(|_| "no optimizer state".to_string())?;
         Ok(Self {
             weights,
             vocab,
@@ -114,7 +153,9 @@ impl Checkpoint {
             backend: get("backend")?,
             iter: num("iter")?,
             p: num("p")? as usize,
-            smooth_loss: get("smooth_loss")?.parse().map_err(|_| "bad smooth_loss".to_string())?,
+            smooth_loss: get("smooth_loss")?
+                .parse()
+                .map_err(|_| "bad smooth_loss".to_string())?,
             h,
             rng: serde_json::from_str(&get("rng")?).map_err(|e| format!("bad rng state: {e}"))?,
             optimizer: optimizer.data().to_vec(),
@@ -124,5 +165,92 @@ impl Checkpoint {
     /// The optimizer state as Burn wants it.
     pub fn optimizer_bytes(&self) -> Bytes {
         Bytes::from_bytes_vec(self.optimizer.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::RnnConfig;
+    use rand::{Rng, SeedableRng};
+
+    fn sample_checkpoint(precision: Precision) -> Checkpoint {
+        let vocab = Vocab::from_chars("abcdé\n".chars().collect());
+        let weights = Weights::random(
+            &RnnConfig::new(vocab.len()).with_hidden_size(4),
+            9,
+            precision,
+        );
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let _: u64 = rng.random(); // a state that is not the seed's start
+        Checkpoint {
+            weights,
+            vocab,
+            config: TrainConfig {
+                batch_size: 2,
+                hidden_size: 4,
+                ..Default::default()
+            },
+            backend: "flex".into(),
+            iter: 1234,
+            p: 75,
+            smooth_loss: 0.1 + 0.2, // not a short decimal: must round-trip exactly
+            h: precision.data(vec![0.5, -0.25, 1e-30, 0.3, 0.1, 0.2, 0.7, -0.9], [2, 4]),
+            rng,
+            optimizer: vec![1, 2, 3, 250],
+        }
+    }
+
+    #[test]
+    fn round_trips_every_field() {
+        for precision in [Precision::F32, Precision::F64] {
+            let dir = tempfile::tempdir().unwrap();
+            let ck = sample_checkpoint(precision);
+            ck.save(dir.path()).unwrap();
+            let back = Checkpoint::load(dir.path()).unwrap();
+            assert_eq!(back.weights, ck.weights);
+            assert_eq!(back.vocab, ck.vocab);
+            assert_eq!(back.config, ck.config);
+            assert_eq!(
+                (back.iter, back.p, back.smooth_loss.to_bits()),
+                (ck.iter, ck.p, ck.smooth_loss.to_bits())
+            );
+            assert_eq!(back.h, ck.h);
+            assert_eq!(back.rng, ck.rng);
+            assert_eq!(back.optimizer, ck.optimizer);
+            assert_eq!(
+                (back.backend.as_str(), back.precision()),
+                ("flex", precision)
+            );
+        }
+    }
+
+    #[test]
+    fn a_leftover_temporary_file_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let ck = sample_checkpoint(Precision::F32);
+        ck.save(dir.path()).unwrap();
+        std::fs::write(
+            crate::fsutil::temp_path(&dir.path().join(FILE_NAME)),
+            b"torn half-write",
+        )
+        .unwrap();
+        assert_eq!(Checkpoint::load(dir.path()).unwrap().iter, 1234);
+    }
+
+    #[test]
+    fn truncation_and_corruption_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        sample_checkpoint(Precision::F64).save(dir.path()).unwrap();
+        let file = dir.path().join(FILE_NAME);
+        let bytes = std::fs::read(&file).unwrap();
+        for bad in [&bytes[..bytes.len() - 1], &bytes[..100], &b"garbage"[..]] {
+            std::fs::write(&file, bad).unwrap();
+            let e = Checkpoint::load(dir.path())
+                .err()
+                .expect("refused")
+                .to_string();
+            assert!(e.contains("truncated or corrupt"), "{e}");
+        }
     }
 }

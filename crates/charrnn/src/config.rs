@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
 use crate::Precision;
+use crate::error::{Error, Result};
 
 /// Everything a training run is told. Defaults are min-char-rnn's.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -146,7 +146,10 @@ impl TrainConfig {
             );
         }
         if !(self.clip.is_finite() && self.clip > 0.0) {
-            return bad("clip", format!("{} (must be a finite number > 0)", self.clip));
+            return bad(
+                "clip",
+                format!("{} (must be a finite number > 0)", self.clip),
+            );
         }
         if self.sample_every > 0 && self.sample_length == 0 {
             return bad("sample_length", "must be at least 1 when sampling".into());
@@ -162,14 +165,20 @@ mod tests {
     #[test]
     fn defaults_are_the_original() {
         let c = TrainConfig::parse("").unwrap();
-        assert_eq!((c.hidden_size, c.seq_length, c.learning_rate, c.clip), (100, 25, 0.1, 5.0));
+        assert_eq!(
+            (c.hidden_size, c.seq_length, c.learning_rate, c.clip),
+            (100, 25, 0.1, 5.0)
+        );
         c.validate().unwrap();
     }
 
     #[test]
     fn unknown_key_suggests_the_closest() {
         let e = TrainConfig::parse("hiden_size = 3").unwrap_err();
-        assert!(e.contains("`hiden_size`") && e.contains("`hidden_size`"), "{e}");
+        assert!(
+            e.contains("`hiden_size`") && e.contains("`hidden_size`"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -189,7 +198,12 @@ mod tests {
     #[test]
     fn bad_values_name_the_key() {
         let c = TrainConfig::parse("learning_rate = -1.0").unwrap();
-        assert!(c.validate().unwrap_err().to_string().contains("learning_rate"));
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("learning_rate")
+        );
         let c = TrainConfig::parse("clip = 0.0").unwrap();
         assert!(c.validate().unwrap_err().to_string().contains("clip"));
         assert!(TrainConfig::parse("seq_length = -3").is_err());

@@ -26,7 +26,11 @@ impl Vocab {
     pub fn from_chars(mut chars: Vec<char>) -> Self {
         chars.sort_unstable();
         chars.dedup();
-        let ids = chars.iter().enumerate().map(|(i, &c)| (c, i as u32)).collect();
+        let ids = chars
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| (c, i as u32))
+            .collect();
         Self { chars, ids }
     }
 
@@ -69,8 +73,8 @@ impl Vocab {
 
     /// Reads the `vocab` metadata written by [`Vocab::to_json`] (or by numpy).
     pub fn from_json(json: &str) -> std::result::Result<Self, String> {
-        let list: Vec<String> =
-            serde_json::from_str(json).map_err(|e| format!("vocab is not a JSON list of strings: {e}"))?;
+        let list: Vec<String> = serde_json::from_str(json)
+            .map_err(|e| format!("vocab is not a JSON list of strings: {e}"))?;
         let mut chars = Vec::with_capacity(list.len());
         for s in &list {
             let mut it = s.chars();

@@ -8,9 +8,15 @@ use std::path::PathBuf;
 pub enum Error {
     // The io error is part of the message, not a `source`, so that it is said once.
     #[error("cannot read {path}: {error}")]
-    Io { path: PathBuf, error: std::io::Error },
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
     #[error("cannot write {path}: {error}")]
-    Write { path: PathBuf, error: std::io::Error },
+    Write {
+        path: PathBuf,
+        error: std::io::Error,
+    },
     #[error("{path} is empty")]
     EmptyText { path: PathBuf },
     #[error("{path} is not valid UTF-8 text (first bad byte at offset {offset})")]

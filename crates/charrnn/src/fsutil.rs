@@ -34,8 +34,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// writing the temporary file and renaming it (as a crash or kill -9 would).
 fn fault_point(path: &Path) {
     static WRITES: AtomicUsize = AtomicUsize::new(0);
-    let Ok(spec) = std::env::var("CHARRNN_FAULT") else { return };
-    let Some((name, k)) = spec.rsplit_once(':') else { return };
+    let Ok(spec) = std::env::var("CHARRNN_FAULT") else {
+        return;
+    };
+    let Some((name, k)) = spec.rsplit_once(':') else {
+        return;
+    };
     if path.file_name().is_some_and(|n| n == name) {
         let n = WRITES.fetch_add(1, Ordering::SeqCst) + 1;
         if k.parse() == Ok(n) {

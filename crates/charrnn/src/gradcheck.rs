@@ -10,8 +10,8 @@
 
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
-use rand::seq::IndexedRandom;
 use rand::SeedableRng;
+use rand::seq::IndexedRandom;
 use rand_chacha::ChaCha8Rng;
 
 use crate::backward::loss_and_grads;
@@ -29,7 +29,12 @@ pub const TINY: f64 = 1e-4;
 pub const FD_STEP: f64 = 1e-3;
 
 /// Loss, gradients (original layout) and last hidden state [B,H] by autodiff.
-pub fn autodiff(w: &Weights, chunk: &Chunk, h0: &TensorData, device: &Device) -> (f64, Weights, TensorData) {
+pub fn autodiff(
+    w: &Weights,
+    chunk: &Chunk,
+    h0: &TensorData,
+    device: &Device,
+) -> (f64, Weights, TensorData) {
     let device = device.clone().autodiff();
     let model = Rnn::from_weights(w, &device);
     let (inputs, targets) = chunk.to_device(&device);
@@ -37,7 +42,11 @@ pub fn autodiff(w: &Weights, chunk: &Chunk, h0: &TensorData, device: &Device) ->
     let out = model.forward(inputs, targets, h0);
     let loss = out.loss.clone().into_scalar::<f64>();
     let grads = GradientsParams::from_grads(out.loss.backward(), &model);
-    let g = |p: &burn::module::Param<Tensor<2>>| grads.get::<2>(p.id).expect("every parameter has a gradient");
+    let g = |p: &burn::module::Param<Tensor<2>>| {
+        grads
+            .get::<2>(p.id)
+            .expect("every parameter has a gradient")
+    };
     let (v, h) = model.sizes();
     let grads = Weights {
         wxh: g(&model.wxh).transpose().into_data(),
@@ -112,7 +121,11 @@ fn values(d: &TensorData) -> Vec<f64> {
 pub fn max_diff(a: &TensorData, b: &TensorData) -> (f64, f64) {
     let (a, b) = (values(a), values(b));
     assert_eq!(a.len(), b.len(), "compared tensors differ in size");
-    let diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+    let diff = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max);
     let scale = b.iter().map(|y| y.abs()).fold(0.0, f64::max);
     (diff, scale)
 }
@@ -120,16 +133,29 @@ pub fn max_diff(a: &TensorData, b: &TensorData) -> (f64, f64) {
 /// Runs the whole check on one chunk: `samples` finite-difference entries per
 /// parameter (the largest gradient, then random entries, half of them among
 /// the non-tiny ones). Needs f64 weights to mean anything at these tolerances.
-pub fn check(w: &Weights, chunk: &Chunk, h0: &TensorData, samples: usize, seed: u64, device: &Device) -> Vec<Row> {
+pub fn check(
+    w: &Weights,
+    chunk: &Chunk,
+    h0: &TensorData,
+    samples: usize,
+    seed: u64,
+    device: &Device,
+) -> Vec<Row> {
     let (_, ad, _) = autodiff(w, chunk, h0, device);
-    let h0_cols = Tensor::<2>::from_data(h0.clone(), (&device.clone().without_autodiff(), h0.dtype())).transpose();
+    let h0_cols =
+        Tensor::<2>::from_data(h0.clone(), (&device.clone().without_autodiff(), h0.dtype()))
+            .transpose();
     let manual = loss_and_grads(w, chunk, h0_cols, device).grads;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut rows = Vec::new();
     for (param, ((name, a), (_, m))) in ad.named().into_iter().zip(manual.named()).enumerate() {
         let (manual_abs, scale) = max_diff(a, m);
         let g = values(a);
-        let mut picks = vec![(0..g.len()).max_by(|&i, &j| g[i].abs().total_cmp(&g[j].abs())).unwrap_or(0)];
+        let mut picks = vec![
+            (0..g.len())
+                .max_by(|&i, &j| g[i].abs().total_cmp(&g[j].abs()))
+                .unwrap_or(0),
+        ];
         let big: Vec<usize> = (0..g.len()).filter(|&i| g[i].abs() >= TINY).collect();
         let all: Vec<usize> = (0..g.len()).collect();
         picks.extend(big.choose_multiple(&mut rng, samples / 2).copied());
@@ -149,7 +175,11 @@ pub fn check(w: &Weights, chunk: &Chunk, h0: &TensorData, samples: usize, seed: 
             name,
             shape: [a.shape()[0], a.shape()[1]],
             manual_abs,
-            manual_rel: if scale > 0.0 { manual_abs / scale } else { manual_abs },
+            manual_rel: if scale > 0.0 {
+                manual_abs / scale
+            } else {
+                manual_abs
+            },
             fd_checked: picks.len(),
             fd_rel,
             fd_abs,

@@ -106,7 +106,13 @@ impl Weights {
 
     /// The shapes a (V, H) network must have, in the original's order.
     pub fn expected_shapes(vocab: usize, hidden: usize) -> [[usize; 2]; 5] {
-        [[hidden, vocab], [hidden, hidden], [vocab, hidden], [hidden, 1], [vocab, 1]]
+        [
+            [hidden, vocab],
+            [hidden, hidden],
+            [vocab, hidden],
+            [hidden, 1],
+            [vocab, 1],
+        ]
     }
 
     pub fn precision(&self) -> Precision {
@@ -134,7 +140,9 @@ impl Weights {
 pub fn transpose(d: &TensorData) -> TensorData {
     let (rows, cols) = (d.shape()[0], d.shape()[1]);
     let v: Vec<f64> = d.iter::<f64>().collect();
-    let t = (0..rows * cols).map(|i| v[(i % rows) * cols + i / rows]).collect();
+    let t = (0..rows * cols)
+        .map(|i| v[(i % rows) * cols + i / rows])
+        .collect();
     TensorData::new(t, [cols, rows]).convert_dtype(d.dtype())
 }
 
@@ -180,7 +188,11 @@ impl Rnn {
         // some backends, which would break bit-exact resume.
         let param = |id: u64, d: TensorData| {
             let t = Tensor::<2>::from_data(d, (device, dtype));
-            let t = if device.is_autodiff() { t.require_grad() } else { t };
+            let t = if device.is_autodiff() {
+                t.require_grad()
+            } else {
+                t
+            };
             Param::initialized(ParamId::from(id), t)
         };
         let (v, h) = w.sizes();
@@ -241,7 +253,11 @@ impl Rnn {
         let sum = nll.clone().sum(); // [1]
         // mul_scalar, not div_scalar: Burn 0.22's div_scalar backward computes
         // 1/B in f32, which would cost f64 runs 8 digits.
-        let loss = if b == 1 { sum } else { sum.mul_scalar(1.0 / b as f64) };
+        let loss = if b == 1 {
+            sum
+        } else {
+            sum.mul_scalar(1.0 / b as f64)
+        };
         ChunkOutput {
             loss,
             nll,

@@ -39,7 +39,9 @@ impl Precision {
     /// Host values as tensor data of this precision.
     pub fn data(self, values: Vec<f64>, shape: [usize; 2]) -> TensorData {
         match self {
-            Precision::F32 => TensorData::new(values.into_iter().map(|v| v as f32).collect(), shape),
+            Precision::F32 => {
+                TensorData::new(values.into_iter().map(|v| v as f32).collect(), shape)
+            }
             Precision::F64 => TensorData::new(values, shape),
         }
     }

@@ -39,7 +39,10 @@ pub fn pick(logits: &[f64], temperature: f64, rng: &mut ChaCha8Rng) -> usize {
 /// softmax(logits / temperature), max-shifted for range.
 pub fn softmax(logits: &[f64], temperature: f64) -> Vec<f64> {
     let max = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let e: Vec<f64> = logits.iter().map(|l| ((l - max) / temperature).exp()).collect();
+    let e: Vec<f64> = logits
+        .iter()
+        .map(|l| ((l - max) / temperature).exp())
+        .collect();
     let sum: f64 = e.iter().sum();
     e.into_iter().map(|x| x / sum).collect()
 }
@@ -88,8 +91,14 @@ mod tests {
     #[test]
     fn temperature_zero_is_argmax() {
         let mut rng = ChaCha8Rng::seed_from_u64(0);
-        for logits in [vec![0.1f64, 3.0, -2.0], vec![5.0, 4.9, 5.1, 0.0], vec![-1.0]] {
-            let best = (0..logits.len()).max_by(|&a, &b| logits[a].total_cmp(&logits[b])).unwrap();
+        for logits in [
+            vec![0.1f64, 3.0, -2.0],
+            vec![5.0, 4.9, 5.1, 0.0],
+            vec![-1.0],
+        ] {
+            let best = (0..logits.len())
+                .max_by(|&a, &b| logits[a].total_cmp(&logits[b]))
+                .unwrap();
             assert_eq!(pick(&logits, 0.0, &mut rng), best);
         }
     }
@@ -111,7 +120,10 @@ mod tests {
             .zip(&probs)
             .map(|(&c, &p)| (c as f64 - n as f64 * p).powi(2) / (n as f64 * p))
             .sum();
-        println!("counts {counts:?}, expected {:?}, chi2 {chi2:.2}", probs.iter().map(|p| p * n as f64).collect::<Vec<_>>());
+        println!(
+            "counts {counts:?}, expected {:?}, chi2 {chi2:.2}",
+            probs.iter().map(|p| p * n as f64).collect::<Vec<_>>()
+        );
         assert!(chi2 < 18.47, "chi-square {chi2} with 4 degrees of freedom"); // 99.9% quantile
         // A lower temperature sharpens: the top char gets more mass.
         assert!(softmax(&logits, 0.5)[3] > probs[3]);

@@ -81,14 +81,20 @@ impl Trainer {
     }
 
     pub fn model(&self) -> &Rnn {
-        self.model.as_ref().expect("the model is only taken inside step")
+        self.model
+            .as_ref()
+            .expect("the model is only taken inside step")
     }
 
     /// The chunk the next step trains on, after applying the wrap rule.
     fn next_chunk(&mut self) -> Chunk {
         let pr = &mut self.progress;
         if self.streams.must_reset(pr.iter, pr.p) {
-            pr.h = self.model.as_ref().expect("model present").zero_state(self.streams.batch_size);
+            pr.h = self
+                .model
+                .as_ref()
+                .expect("model present")
+                .zero_state(self.streams.batch_size);
             pr.p = 0;
         }
         self.streams.chunk(&self.ids, pr.p)
@@ -103,8 +109,22 @@ impl Trainer {
         let model = self.model.take().expect("model present");
         let sampled = sample_length.map(|n| {
             let plain = model.valid();
-            let h0 = self.progress.h.clone().detach().narrow(0, 0, 1).without_autodiff();
-            sample(&plain, h0, chunk.inputs[0], n, 1.0, &mut self.progress.rng, |_| {})
+            let h0 = self
+                .progress
+                .h
+                .clone()
+                .detach()
+                .narrow(0, 0, 1)
+                .without_autodiff();
+            sample(
+                &plain,
+                h0,
+                chunk.inputs[0],
+                n,
+                1.0,
+                &mut self.progress.rng,
+                |_| {},
+            )
         });
         let (inputs, targets) = chunk.to_device(&self.device);
         let out = model.forward(inputs, targets, self.progress.h.clone());

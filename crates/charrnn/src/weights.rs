@@ -50,8 +50,8 @@ pub fn load(path: &Path) -> Result<(Weights, Vocab)> {
 
 /// Parses weights from safetensors bytes; the error says what is wrong.
 pub fn from_bytes(bytes: &[u8]) -> std::result::Result<(Weights, Vocab), String> {
-    let (_, meta) = SafeTensors::read_metadata(bytes)
-        .map_err(|e| format!("not a safetensors file ({e})"))?;
+    let (_, meta) =
+        SafeTensors::read_metadata(bytes).map_err(|e| format!("not a safetensors file ({e})"))?;
     let tensors =
         SafeTensors::deserialize(bytes).map_err(|e| format!("not a safetensors file ({e})"))?;
     let vocab_json = meta
@@ -61,15 +61,22 @@ pub fn from_bytes(bytes: &[u8]) -> std::result::Result<(Weights, Vocab), String>
         .ok_or("no `vocab` in the safetensors metadata")?;
     let vocab = Vocab::from_json(vocab_json)?;
     let read = |name: &str| -> std::result::Result<TensorData, String> {
-        let t = tensors
-            .tensor(name)
-            .map_err(|_| format!("no tensor named {name} (expected {})", PARAM_NAMES.join(", ")))?;
+        let t = tensors.tensor(name).map_err(|_| {
+            format!(
+                "no tensor named {name} (expected {})",
+                PARAM_NAMES.join(", ")
+            )
+        })?;
         let dtype = match t.dtype() {
             Dtype::F32 => DType::F32,
             Dtype::F64 => DType::F64,
             other => return Err(format!("{name} is {other:?}; expected F32 or F64")),
         };
-        Ok(TensorData::from_bytes_vec(t.data().to_vec(), t.shape().to_vec(), dtype))
+        Ok(TensorData::from_bytes_vec(
+            t.data().to_vec(),
+            t.shape().to_vec(),
+            dtype,
+        ))
     };
     let w = Weights {
         wxh: read("Wxh")?,
@@ -94,4 +101,49 @@ pub fn from_bytes(bytes: &[u8]) -> std::result::Result<(Weights, Vocab), String>
         }
     }
     Ok((w, vocab))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Precision;
+    use crate::model::RnnConfig;
+
+    fn bytes_of(named: Vec<(&str, TensorData)>, vocab: &Vocab) -> Vec<u8> {
+        let views: Vec<_> = named.iter().map(|(n, d)| (*n, view(d))).collect();
+        safetensors::serialize(
+            views,
+            Some(HashMap::from([("vocab".to_string(), vocab.to_json())])),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn round_trip_and_refusals() {
+        let vocab = Vocab::from_chars("xyz".chars().collect());
+        let w = Weights::random(&RnnConfig::new(3).with_hidden_size(5), 1, Precision::F64);
+        let (back, v) = from_bytes(&to_bytes(&w, &vocab)).unwrap();
+        assert_eq!((back, v), (w.clone(), vocab.clone()));
+
+        let mut named: Vec<(&str, TensorData)> =
+            w.named().iter().map(|(n, d)| (*n, (*d).clone())).collect();
+        named[1].0 = "W_hh";
+        let e = from_bytes(&bytes_of(named, &vocab)).unwrap_err();
+        assert!(e.contains("no tensor named Whh"), "{e}");
+
+        let mut named: Vec<(&str, TensorData)> =
+            w.named().iter().map(|(n, d)| (*n, (*d).clone())).collect();
+        named[2].1 = crate::model::transpose(&named[2].1); // Why given as [H,V]
+        let e = from_bytes(&bytes_of(named, &vocab)).unwrap_err();
+        assert!(e.contains("Why has shape [5, 3]; expected [3, 5]"), "{e}");
+
+        let other = Vocab::from_chars("xyzw".chars().collect());
+        let e = from_bytes(&to_bytes(&w, &other)).unwrap_err();
+        assert!(e.contains("Wxh has shape [5, 3]; expected [5, 4]"), "{e}");
+        assert!(
+            from_bytes(b"nonsense")
+                .unwrap_err()
+                .contains("not a safetensors file")
+        );
+    }
 }

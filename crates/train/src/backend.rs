@@ -23,7 +23,8 @@ pub fn device(name: &str, precision: Precision) -> Result<Device> {
         #[cfg(feature = "flex")]
         "flex" => Device::flex(),
         #[cfg(feature = "ndarray")]
-        #[allow(deprecated)] // ndarray is deprecated upstream but still a real, tested backend
+        #[allow(deprecated)]
+        // ndarray is deprecated upstream but still a real, tested backend
         "ndarray" => Device::ndarray(),
         #[cfg(feature = "wgpu")]
         "wgpu" => Device::wgpu(burn::tensor::DeviceKind::DefaultDevice),
@@ -44,7 +45,9 @@ pub fn device(name: &str, precision: Precision) -> Result<Device> {
     // wgpu reports f64 support on lavapipe, yet its f64 training went NaN at
     // the first update there: only f32 is offered until that is understood.
     if name == "wgpu" && precision == Precision::F64 {
-        bail!("backend `wgpu` runs f32 only; use --precision f32 (f64 training is checked on flex and ndarray)");
+        bail!(
+            "backend `wgpu` runs f32 only; use --precision f32 (f64 training is checked on flex and ndarray)"
+        );
     }
     if !device.supports_dtype(precision.dtype()) {
         bail!("backend `{name}` does not support {precision}; use --precision f32");

@@ -20,7 +20,10 @@ pub struct Cli {
 }
 
 fn backends_help() -> String {
-    format!("Backends compiled in: {}", crate::backend::COMPILED.join(", "))
+    format!(
+        "Backends compiled in: {}",
+        crate::backend::COMPILED.join(", ")
+    )
 }
 
 #[derive(Subcommand, Debug)]

@@ -25,7 +25,10 @@ pub fn run(args: &TrainArgs) -> Result<i32> {
         None => Weights::random(&config, c.seed, Precision::F64),
     };
     let chunk = streams.chunk(&text.ids, 0);
-    let h0 = Precision::F64.data(vec![0.0; c.batch_size * c.hidden_size], [c.batch_size, c.hidden_size]);
+    let h0 = Precision::F64.data(
+        vec![0.0; c.batch_size * c.hidden_size],
+        [c.batch_size, c.hidden_size],
+    );
     println!(
         "gradient check: backend {}, f64, H {}, V {}, T {}, B {}, first chunk of {}",
         c.backend,
@@ -42,6 +45,13 @@ pub fn run(args: &TrainArgs) -> Result<i32> {
     let rows = check(&weights, &chunk, &h0, SAMPLES, c.seed, &device);
     print!("{}", format(&rows));
     let ok = rows.iter().all(|r| r.passes());
-    println!("{}", if ok { "all gradients within tolerance" } else { "GRADIENT CHECK FAILED" });
+    println!(
+        "{}",
+        if ok {
+            "all gradients within tolerance"
+        } else {
+            "GRADIENT CHECK FAILED"
+        }
+    );
     Ok(if ok { 0 } else { 1 })
 }

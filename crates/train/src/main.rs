@@ -21,7 +21,10 @@ fn main() {
         Err(e) if !e.use_stderr() => e.exit(),
         Err(e) => {
             let msg = e.to_string();
-            eprintln!("{} (see --help)", msg.lines().next().unwrap_or("invalid arguments").trim_end());
+            eprintln!(
+                "{} (see --help)",
+                msg.lines().next().unwrap_or("invalid arguments").trim_end()
+            );
             std::process::exit(2);
         }
     };

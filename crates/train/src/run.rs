@@ -50,7 +50,12 @@ pub fn setup(args: &TrainArgs) -> Result<Setup> {
         None => (settings::resolve(args)?, None),
     };
     let text = Text::load(&config.data)?;
-    let streams = Streams::new(text.len(), config.seq_length, config.batch_size, &config.data)?;
+    let streams = Streams::new(
+        text.len(),
+        config.seq_length,
+        config.batch_size,
+        &config.data,
+    )?;
     let device = backend::device(&config.backend, config.precision)?.autodiff();
     let ad_device = &device;
     let model = match (&saved, &config.init_weights) {
@@ -132,7 +137,11 @@ pub fn setup(args: &TrainArgs) -> Result<Setup> {
 /// The run's output directory: --resume's, --out-dir, or runs/<config name>.
 fn out_dir(args: &TrainArgs) -> PathBuf {
     if let Some(dir) = &args.resume {
-        return if dir.is_file() { dir.parent().unwrap_or(Path::new(".")).to_path_buf() } else { dir.clone() };
+        return if dir.is_file() {
+            dir.parent().unwrap_or(Path::new(".")).to_path_buf()
+        } else {
+            dir.clone()
+        };
     }
     args.out_dir
         .clone()
@@ -156,7 +165,8 @@ pub fn train(args: &TrainArgs) -> Result<i32> {
 
     let interrupted = Arc::new(AtomicBool::new(false));
     let flag = interrupted.clone();
-    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).context("cannot install the Ctrl-C handler")?;
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
+        .context("cannot install the Ctrl-C handler")?;
 
     let c = s.config.clone();
     let chars_per_iter = (c.seq_length * c.batch_size) as f64;
@@ -195,7 +205,10 @@ pub fn train(args: &TrainArgs) -> Result<i32> {
                 if let Some(b) = &bar {
                     b.abandon();
                 }
-                bail!("{e}; stopped, the last good checkpoint in {} is kept", dir.display());
+                bail!(
+                    "{e}; stopped, the last good checkpoint in {} is kept",
+                    dir.display()
+                );
             }
         };
         if let Some(ids) = &step.sample {
@@ -203,7 +216,10 @@ pub fn train(args: &TrainArgs) -> Result<i32> {
             say(&format!("----\n {txt} \n----"));
         }
         if every(step.iter, c.print_every) {
-            say(&format!("iter {}, loss: {:.6}", step.iter, step.smooth_loss));
+            say(&format!(
+                "iter {}, loss: {:.6}",
+                step.iter, step.smooth_loss
+            ));
         }
         metrics.row(step.iter, step.loss, step.smooth_loss)?;
         let done = step.iter + 1;
@@ -225,7 +241,10 @@ pub fn train(args: &TrainArgs) -> Result<i32> {
             if let Some(b) = &bar {
                 b.abandon();
             }
-            eprintln!("interrupted at iteration {done}; checkpoint saved in {}", dir.display());
+            eprintln!(
+                "interrupted at iteration {done}; checkpoint saved in {}",
+                dir.display()
+            );
             return Ok(INTERRUPTED);
         }
     }
@@ -276,7 +295,11 @@ fn progress_bar(total: u64, at: u64) -> Option<ProgressBar> {
     if !std::io::stderr().is_terminal() {
         return None;
     }
-    let bar = if total > 0 { ProgressBar::new(total) } else { ProgressBar::no_length() };
+    let bar = if total > 0 {
+        ProgressBar::new(total)
+    } else {
+        ProgressBar::no_length()
+    };
     let style = if total > 0 {
         "{pos}/{len} [{elapsed_precise} < {eta_precise}] {wide_bar} {msg}"
     } else {
@@ -324,11 +347,17 @@ impl Metrics {
     }
 
     fn row(&mut self, iter: u64, loss: f64, smooth: f64) -> Result<()> {
-        writeln!(self.out, "{iter},{loss},{smooth}").with_context(|| format!("cannot write {}", self.path.display()))
+        writeln!(self.out, "{iter},{loss},{smooth}")
+            .with_context(|| format!("cannot write {}", self.path.display()))
     }
 
     fn flush(&mut self) -> Result<()> {
-        self.out.flush().with_context(|| format!("cannot write {}", self.path.display()))?;
-        self.out.get_ref().sync_data().with_context(|| format!("cannot write {}", self.path.display()))
+        self.out
+            .flush()
+            .with_context(|| format!("cannot write {}", self.path.display()))?;
+        self.out
+            .get_ref()
+            .sync_data()
+            .with_context(|| format!("cannot write {}", self.path.display()))
     }
 }

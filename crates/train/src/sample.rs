@@ -16,10 +16,16 @@ use crate::cli::SampleArgs;
 
 pub fn run(a: &SampleArgs) -> Result<i32> {
     if a.length <= 0 {
-        bail!("invalid value for --length: {} (must be at least 1)", a.length);
+        bail!(
+            "invalid value for --length: {} (must be at least 1)",
+            a.length
+        );
     }
     if !(a.temperature.is_finite() && a.temperature >= 0.0) {
-        bail!("invalid value for --temperature: {} (must be >= 0)", a.temperature);
+        bail!(
+            "invalid value for --temperature: {} (must be >= 0)",
+            a.temperature
+        );
     }
     let (weights, vocab, saved_backend) = load(&a.checkpoint)?;
     let name = a.backend.clone().unwrap_or(saved_backend);
@@ -30,7 +36,11 @@ pub fn run(a: &SampleArgs) -> Result<i32> {
         Ok(ids) => ids,
         Err(unknown) => bail!(
             "--prime has chars not in the model's vocabulary: {}",
-            unknown.iter().map(|c| format!("{c:?}")).collect::<Vec<_>>().join(", ")
+            unknown
+                .iter()
+                .map(|c| format!("{c:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     };
     // Without a prime, start from a newline (or the first char) and a zero state.
@@ -42,10 +52,18 @@ pub fn run(a: &SampleArgs) -> Result<i32> {
     let mut rng = ChaCha8Rng::seed_from_u64(a.seed);
     let mut out = std::io::stdout().lock();
     write!(out, "{prime}")?;
-    sample(&model, h, seed, a.length as usize, a.temperature, &mut rng, |id| {
-        let _ = write!(out, "{}", vocab.char(id));
-        let _ = out.flush();
-    });
+    sample(
+        &model,
+        h,
+        seed,
+        a.length as usize,
+        a.temperature,
+        &mut rng,
+        |id| {
+            let _ = write!(out, "{}", vocab.char(id));
+            let _ = out.flush();
+        },
+    );
     writeln!(out)?;
     Ok(0)
 }
@@ -56,12 +74,19 @@ fn load(path: &Path) -> Result<(charrnn::model::Weights, charrnn::data::Vocab, S
     if !path.exists() {
         bail!("--checkpoint {}: no such file or directory", path.display());
     }
-    let is_weights = path.is_file() && path.file_name().is_some_and(|n| n != charrnn::checkpoint::FILE_NAME);
+    let is_weights = path.is_file()
+        && path
+            .file_name()
+            .is_some_and(|n| n != charrnn::checkpoint::FILE_NAME);
     if is_weights {
         let (w, v) = charrnn::weights::load(path)?;
         return Ok((w, v, backend::COMPILED[0].to_string()));
     }
     let ck = Checkpoint::load(path)?;
-    let backend = if backend::COMPILED.contains(&ck.backend.as_str()) { ck.backend } else { backend::COMPILED[0].to_string() };
+    let backend = if backend::COMPILED.contains(&ck.backend.as_str()) {
+        ck.backend
+    } else {
+        backend::COMPILED[0].to_string()
+    };
     Ok((ck.weights, ck.vocab, backend))
 }

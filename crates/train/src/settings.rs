@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use charrnn::config::TrainConfig;
 use charrnn::Precision;
+use charrnn::config::TrainConfig;
 
 use crate::cli::TrainArgs;
 
@@ -25,14 +25,22 @@ pub fn find_config(name: &str) -> Result<PathBuf> {
         .iter()
         .find(|p| p.is_file())
         .cloned()
-        .with_context(|| format!("config {name} not found (looked for it as a path and in configs/)"))
+        .with_context(|| {
+            format!("config {name} not found (looked for it as a path and in configs/)")
+        })
 }
 
 /// The config file's name without extension ("tiny" for configs/tiny.toml).
 pub fn config_name(args: &TrainArgs) -> String {
     args.config
         .as_deref()
-        .map(|c| Path::new(c).file_stem().unwrap_or_default().to_string_lossy().into_owned())
+        .map(|c| {
+            Path::new(c)
+                .file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned()
+        })
         .unwrap_or_else(|| "default".into())
 }
 
@@ -52,7 +60,17 @@ pub fn apply_flags(c: &mut TrainConfig, a: &TrainArgs) -> Result<()> {
     macro_rules! set {
         ($($field:ident),*) => { $( if let Some(v) = a.$field.clone() { c.$field = v; } )* };
     }
-    set!(data, iterations, seed, hidden_size, seq_length, learning_rate, clip, backend, batch_size);
+    set!(
+        data,
+        iterations,
+        seed,
+        hidden_size,
+        seq_length,
+        learning_rate,
+        clip,
+        backend,
+        batch_size
+    );
     set!(sample_every, sample_length, print_every, checkpoint_every);
     if let Some(p) = &a.precision {
         c.precision = parse_precision(p)?;
@@ -80,19 +98,50 @@ pub fn refuse_conflicts(saved: &TrainConfig, a: &TrainArgs) -> Result<()> {
             conflicts.push(format!("--{flag} {g} (the checkpoint has {saved})"));
         }
     };
-    check("hidden-size", a.hidden_size.map(|v| v.to_string()), saved.hidden_size.to_string());
-    check("seq-length", a.seq_length.map(|v| v.to_string()), saved.seq_length.to_string());
-    check("batch-size", a.batch_size.map(|v| v.to_string()), saved.batch_size.to_string());
-    check("precision", a.precision.clone(), saved.precision.to_string());
-    check("learning-rate", a.learning_rate.map(|v| v.to_string()), saved.learning_rate.to_string());
-    check("clip", a.clip.map(|v| v.to_string()), saved.clip.to_string());
-    check("seed", a.seed.map(|v| v.to_string()), saved.seed.to_string());
+    check(
+        "hidden-size",
+        a.hidden_size.map(|v| v.to_string()),
+        saved.hidden_size.to_string(),
+    );
+    check(
+        "seq-length",
+        a.seq_length.map(|v| v.to_string()),
+        saved.seq_length.to_string(),
+    );
+    check(
+        "batch-size",
+        a.batch_size.map(|v| v.to_string()),
+        saved.batch_size.to_string(),
+    );
+    check(
+        "precision",
+        a.precision.clone(),
+        saved.precision.to_string(),
+    );
+    check(
+        "learning-rate",
+        a.learning_rate.map(|v| v.to_string()),
+        saved.learning_rate.to_string(),
+    );
+    check(
+        "clip",
+        a.clip.map(|v| v.to_string()),
+        saved.clip.to_string(),
+    );
+    check(
+        "seed",
+        a.seed.map(|v| v.to_string()),
+        saved.seed.to_string(),
+    );
     check("backend", a.backend.clone(), saved.backend.clone());
     if a.init_weights.is_some() {
         conflicts.push("--init-weights (a resumed run continues from its checkpoint)".into());
     }
     if !conflicts.is_empty() {
-        bail!("cannot resume with a conflicting flag: {}", conflicts.join("; "));
+        bail!(
+            "cannot resume with a conflicting flag: {}",
+            conflicts.join("; ")
+        );
     }
     Ok(())
 }
