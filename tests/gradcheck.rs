@@ -21,7 +21,7 @@ fn fixture_weights() -> (Weights, charrnn::data::Vocab) {
 
 fn fixture_chunk() -> Chunk {
     let text = std::fs::read_to_string(fixture_dir().join("input.txt")).unwrap();
-    let text = Text::from_str(&text);
+    let text = Text::encode(&text);
     let streams =
         charrnn::data::Streams::new(text.len(), 25, 1, std::path::Path::new("input.txt")).unwrap();
     streams.chunk(&text.ids, 0)
@@ -194,7 +194,7 @@ fn random_shapes_property() {
 /// single-stream gradients.
 #[test]
 fn streams_equal_separate_single_stream_runs() {
-    let text = Text::from_str(&std::fs::read_to_string(fixture_dir().join("input.txt")).unwrap());
+    let text = Text::encode(&std::fs::read_to_string(fixture_dir().join("input.txt")).unwrap());
     let (b, t, h) = (4, 10, 32);
     let streams = charrnn::data::Streams::new(text.len(), t, b, std::path::Path::new("x")).unwrap();
     let chunk = streams.chunk(&text.ids, 20);

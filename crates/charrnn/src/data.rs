@@ -114,10 +114,10 @@ impl Text {
             path: path.to_path_buf(),
             offset: e.utf8_error().valid_up_to(),
         })?;
-        Ok(Self::from_str(&text))
+        Ok(Self::encode(&text))
     }
 
-    pub fn from_str(text: &str) -> Self {
+    pub fn encode(text: &str) -> Self {
         // Collect distinct chars first (cheap for long texts), then encode.
         let mut seen = std::collections::HashSet::new();
         for c in text.chars() {
@@ -231,7 +231,7 @@ mod tests {
 
     #[test]
     fn vocab_is_sorted_by_code_point_and_round_trips_json() {
-        let text = Text::from_str("hello, wörld é");
+        let text = Text::encode("hello, wörld é");
         let chars: String = text.vocab.chars().iter().collect();
         assert_eq!(chars, " ,dehlorwéö");
         assert_eq!(Vocab::from_json(&text.vocab.to_json()).unwrap(), text.vocab);
@@ -240,7 +240,7 @@ mod tests {
 
     #[test]
     fn one_stream_walks_like_the_original() {
-        let text = Text::from_str("abcdefghij"); // 10 chars, T = 3
+        let text = Text::encode("abcdefghij"); // 10 chars, T = 3
         let s = Streams::new(text.len(), 3, 1, Path::new("t")).unwrap();
         let c = s.chunk(&text.ids, 3);
         assert_eq!(c.inputs, vec![3, 4, 5]);
@@ -251,7 +251,7 @@ mod tests {
 
     #[test]
     fn streams_cut_equal_segments() {
-        let text = Text::from_str("abcdefghijklmnopqrstu"); // 21 chars, B = 2: segments of 10
+        let text = Text::encode("abcdefghijklmnopqrstu"); // 21 chars, B = 2: segments of 10
         let s = Streams::new(text.len(), 2, 2, Path::new("t")).unwrap();
         let c = s.chunk(&text.ids, 1);
         // time-major: (t0,b0) (t0,b1) (t1,b0) (t1,b1)
