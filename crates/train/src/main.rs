@@ -2,6 +2,9 @@
 //! reads flags and config, and reports every failure as one line with a
 //! non-zero exit.
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod backend;
 mod bench;
 mod cli;
