@@ -107,6 +107,7 @@ fn bad_inputs_are_refused_and_leave_the_run_untouched() {
     let not_toml = w("nt.toml", b"x = = 1\n");
     let neg_lr = w("neg.toml", b"learning_rate = -1.0\n");
     let junk = w("junk.safetensors", b"not safetensors at all");
+    let other_text = w("other.txt", "abcd".repeat(20).as_bytes());
     let run_s = run.display().to_string();
     let cfg = tiny();
     let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![

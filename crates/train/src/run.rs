@@ -292,7 +292,9 @@ fn save(s: &Setup, dir: &Path, metrics: &mut Metrics) -> Result<()> {
 }
 
 fn progress_bar(total: u64, at: u64) -> Option<ProgressBar> {
-    if !std::io::stderr().is_terminal() {
+    // Only when a person watches both streams: with stdout redirected, the
+    // original's lines must go there as plain lines.
+    if !(std::io::stderr().is_terminal() && std::io::stdout().is_terminal()) {
         return None;
     }
     let bar = if total > 0 {
