@@ -27,8 +27,8 @@ fn train(args: &[&str]) -> Output {
     Command::new(BIN).args(args).output().expect("binary runs")
 }
 
-/// A short quiet run into `dir` on the fixture text; `extra` flags win.
-fn quick(dir: &Path, extra: &[&str]) -> Output {
+/// A quiet run into `dir` on the fixture text; `extra` flags win.
+fn quick_command(dir: &Path, extra: &[&str]) -> Command {
     let (cfg, data, out) = (tiny(), fixture("input.txt"), dir.display().to_string());
     let defaults = [
         ("--config", cfg.as_str()),
@@ -43,7 +43,21 @@ fn quick(dir: &Path, extra: &[&str]) -> Output {
             args.extend([flag, value]);
         }
     }
-    train(&args)
+    let mut cmd = Command::new(BIN);
+    cmd.args(args);
+    cmd
+}
+
+fn quick(dir: &Path, extra: &[&str]) -> Output {
+    quick_command(dir, extra).output().expect("binary runs")
+}
+
+/// Waits (up to a minute) for a running training to have written `path`.
+fn wait_for(path: &Path) {
+    let start = std::time::Instant::now();
+    while !path.exists() && start.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 fn stderr(o: &Output) -> String {
@@ -288,32 +302,11 @@ fn metric_iters(dir: &Path) -> Vec<u64> {
 fn kill_9_then_resume_keeps_each_iteration_once() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
-    let mut child = Command::new(BIN)
-        .args([
-            "--config",
-            &tiny(),
-            "--data",
-            &fixture("input.txt"),
-            "--out-dir",
-            &run.display().to_string(),
-        ])
-        .args([
-            "--iterations",
-            "0",
-            "--checkpoint-every",
-            "100",
-            "--print-every",
-            "0",
-            "--sample-every",
-            "0",
-        ])
+    let mut child = quick_command(&run, &["--iterations", "0", "--checkpoint-every", "100"])
         .spawn()
         .unwrap();
     let ck = run.join("checkpoint.safetensors");
-    let start = std::time::Instant::now();
-    while !ck.exists() && start.elapsed().as_secs() < 60 {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_for(&ck);
     std::thread::sleep(std::time::Duration::from_millis(150)); // rows past the checkpoint
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
@@ -325,12 +318,24 @@ fn kill_9_then_resume_keeps_each_iteration_once() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(metric_iters(&run), (0..1000).collect::<Vec<_>>());
-    // And the resumed run is the straight run.
-    let straight = tmp.path().join("straight");
-    assert!(quick(&straight, &["--iterations", "1000"]).status.success());
-    assert_eq!(
-        std::fs::read(run.join("metrics.csv")).unwrap(),
-        std::fs::read(straight.join("metrics.csv")).unwrap()
+    assert_matches_straight_run(&run, "1000", "metrics.csv");
+}
+
+/// `file` in `run` equals the same file of an uninterrupted run of `iterations`.
+fn assert_matches_straight_run(run: &Path, iterations: &str, file: &str) {
+    let straight = run.with_file_name("straight");
+    assert!(
+        quick(&straight, &["--iterations", iterations])
+            .status
+            .success()
+    );
+    let (a, b) = (
+        std::fs::read(run.join(file)).unwrap(),
+        std::fs::read(straight.join(file)).unwrap(),
+    );
+    assert!(
+        a == b,
+        "{file} of the resumed run differs from the straight run's"
     );
 }
 
@@ -338,32 +343,11 @@ fn kill_9_then_resume_keeps_each_iteration_once() {
 fn ctrl_c_saves_and_exits_130() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
-    let child = Command::new(BIN)
-        .args([
-            "--config",
-            &tiny(),
-            "--data",
-            &fixture("input.txt"),
-            "--out-dir",
-            &run.display().to_string(),
-        ])
-        .args([
-            "--iterations",
-            "0",
-            "--checkpoint-every",
-            "0",
-            "--print-every",
-            "0",
-            "--sample-every",
-            "0",
-        ])
+    let child = quick_command(&run, &["--iterations", "0", "--checkpoint-every", "0"])
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let start = std::time::Instant::now();
-    while !run.join("metrics.csv").exists() && start.elapsed().as_secs() < 60 {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_for(&run.join("metrics.csv"));
     std::thread::sleep(std::time::Duration::from_millis(300));
     let pid = child.id().to_string();
     assert!(
@@ -399,25 +383,7 @@ fn ctrl_c_saves_and_exits_130() {
 fn a_crash_while_writing_a_checkpoint_keeps_the_previous_one() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
-    let o = Command::new(BIN)
-        .args([
-            "--config",
-            &tiny(),
-            "--data",
-            &fixture("input.txt"),
-            "--out-dir",
-            &run.display().to_string(),
-        ])
-        .args([
-            "--iterations",
-            "100",
-            "--checkpoint-every",
-            "20",
-            "--print-every",
-            "0",
-            "--sample-every",
-            "0",
-        ])
+    let o = quick_command(&run, &["--iterations", "100", "--checkpoint-every", "20"])
         .env("CHARRNN_FAULT", "checkpoint.safetensors:3") // abort between write and rename of the 3rd
         .output()
         .unwrap();
@@ -438,12 +404,7 @@ fn a_crash_while_writing_a_checkpoint_keeps_the_previous_one() {
         String::from_utf8_lossy(&o.stdout).contains("resumed")
             && String::from_utf8_lossy(&o.stdout).contains("iteration 40")
     );
-    let straight = tmp.path().join("straight");
-    assert!(quick(&straight, &["--iterations", "100"]).status.success());
-    assert_eq!(
-        std::fs::read(run.join("weights.safetensors")).unwrap(),
-        std::fs::read(straight.join("weights.safetensors")).unwrap()
-    );
+    assert_matches_straight_run(&run, "100", "weights.safetensors");
 }
 
 #[test]
