@@ -482,6 +482,7 @@ fn sampling_repeats_with_a_seed_and_refuses_bad_requests() {
     assert_refused(&s(&["--prime", "Hi€✓"]), &["'€'", "'✓'"]);
     assert_refused(&s(&["--temperature", "-1"]), &["--temperature"]);
     assert_refused(&train(&["sample", "--checkpoint", "/no/run"]), &["/no/run"]);
+    assert_refused(&train(&["sample"]), &["required", "--checkpoint"]);
     let junk = tmp.path().join("junk.safetensors");
     std::fs::write(&junk, b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":").unwrap();
     assert_refused(

@@ -112,7 +112,17 @@ impl TrainConfig {
                     .expect("KEYS is not empty");
                 format!("unknown key `{key}` (did you mean `{best}`?)")
             } else {
-                format!("not a valid config: {}", msg.trim())
+                // Name the line at fault (it holds the key), not just the type error.
+                let at = e.span().map(|span| {
+                    let line = text[..span.start].matches('\n').count();
+                    let content = text.lines().nth(line).unwrap_or("").trim();
+                    format!(" at line {} (`{content}`)", line + 1)
+                });
+                format!(
+                    "not a valid config{}: {}",
+                    at.unwrap_or_default(),
+                    msg.trim()
+                )
             }
         })
     }
@@ -206,6 +216,7 @@ mod tests {
         );
         let c = TrainConfig::parse("clip = 0.0").unwrap();
         assert!(c.validate().unwrap_err().to_string().contains("clip"));
-        assert!(TrainConfig::parse("seq_length = -3").is_err());
+        let e = TrainConfig::parse("seed = 1\nseq_length = -3").unwrap_err();
+        assert!(e.contains("line 2 (`seq_length = -3`)"), "{e}");
     }
 }

@@ -23,11 +23,15 @@ fn main() {
         // --help and --version print as clap prints them; a usage error is one line.
         Err(e) if !e.use_stderr() => e.exit(),
         Err(e) => {
+            // clap's first paragraph says what is wrong (a missing argument is
+            // named on the line after the first); the usage that follows is dropped.
             let msg = e.to_string();
-            eprintln!(
-                "{} (see --help)",
-                msg.lines().next().unwrap_or("invalid arguments").trim_end()
-            );
+            let first: Vec<&str> = msg
+                .lines()
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect();
+            eprintln!("{} (see --help)", first.join(" "));
             std::process::exit(2);
         }
     };
