@@ -520,8 +520,17 @@ fn gradcheck_command_passes_and_prints_every_parameter() {
     }
 }
 
+/// A backend that exists but is not compiled in names the feature to enable.
+#[cfg(not(feature = "wgpu"))]
 #[test]
-fn unknown_backend_in_help_and_listing() {
+fn a_backend_not_compiled_in_names_its_feature() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = quick(&tmp.path().join("r"), &["--backend", "wgpu"]);
+    assert_refused(&o, &["`wgpu` is not compiled in", "--features wgpu"]);
+}
+
+#[test]
+fn help_lists_the_compiled_backends() {
     let o = train(&["--help"]);
     assert!(String::from_utf8_lossy(&o.stdout).contains("Backends compiled in: flex, ndarray"));
 }
