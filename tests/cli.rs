@@ -187,6 +187,10 @@ fn bad_inputs_are_refused_and_leave_the_run_untouched() {
             vec!["--resume", &run_s, "--precision", "f64"],
             vec!["--precision f64", "f32"],
         ),
+        (
+            vec!["--resume", &run_s, "--data", &other_text],
+            vec!["vocabulary", "45 chars", "4 chars"],
+        ),
     ];
     for (args, words) in &cases {
         let mut all = args.to_vec();

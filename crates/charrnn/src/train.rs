@@ -152,9 +152,9 @@ impl Trainer {
         Ok(step)
     }
 
-    /// Replaces model, optimizer and progress with a checkpoint's.
-    pub fn restore(&mut self, model: Rnn, optim: ModuleOptimizer, progress: Progress) {
-        self.model = Some(model);
+    /// Continues from a checkpoint: its optimizer state and progress (the
+    /// trainer was built with the checkpoint's weights).
+    pub fn restore(&mut self, optim: ModuleOptimizer, progress: Progress) {
         self.optim = optim;
         self.progress = progress;
     }

@@ -38,7 +38,6 @@ pub fn run(args: &TrainArgs) -> Result<i32> {
         "BENCH backend={} precision={} batch={} hidden={} seq={} iters={timed} ms_per_iter={ms:.6} chars_per_s={chars:.1} peak_rss_mb={peak_mb:.1}",
         c.backend, c.precision, c.batch_size, c.hidden_size, c.seq_length
     );
-    let _ = s.device;
     Ok(0)
 }
 

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Tensor;
 use charrnn::checkpoint::{self, Checkpoint};
 use charrnn::config::TrainConfig;
 use charrnn::data::{Streams, Text};
@@ -32,7 +32,6 @@ pub struct Setup {
     pub config: TrainConfig,
     pub text: Text,
     pub trainer: Trainer,
-    pub device: Device,
     pub resumed_from: Option<u64>,
 }
 
@@ -56,8 +55,7 @@ pub fn setup(args: &TrainArgs) -> Result<Setup> {
         config.batch_size,
         &config.data,
     )?;
-    let device = backend::device(&config.backend, config.precision)?.autodiff();
-    let ad_device = &device;
+    let device = &backend::device(&config.backend, config.precision)?.autodiff();
     let model = match (&saved, &config.init_weights) {
         (Some(ck), _) => {
             if ck.vocab != text.vocab {
@@ -68,7 +66,7 @@ pub fn setup(args: &TrainArgs) -> Result<Setup> {
                     text.vocab.len()
                 );
             }
-            Rnn::from_weights(&ck.weights, ad_device)
+            Rnn::from_weights(&ck.weights, device)
         }
         (None, Some(path)) => {
             let (w, vocab) = charrnn::weights::load(path)?;
@@ -89,11 +87,11 @@ pub fn setup(args: &TrainArgs) -> Result<Setup> {
                     config.hidden_size
                 );
             }
-            Rnn::from_weights(&w.cast(config.precision), ad_device)
+            Rnn::from_weights(&w.cast(config.precision), device)
         }
         (None, None) => RnnConfig::new(text.vocab.len())
             .with_hidden_size(config.hidden_size)
-            .init(config.seed, config.precision, ad_device),
+            .init(config.seed, config.precision, device),
     };
     let ids = text.ids.clone(); // an Arc: the text is not copied
     let mut trainer = Trainer::new(
@@ -103,7 +101,7 @@ pub fn setup(args: &TrainArgs) -> Result<Setup> {
         config.learning_rate,
         config.clip,
         config.seed,
-        ad_device,
+        device,
     );
     let resumed_from = saved.as_ref().map(|ck| ck.iter);
     if let Some(ck) = saved {
@@ -111,10 +109,8 @@ pub fn setup(args: &TrainArgs) -> Result<Setup> {
             .init()
             .from_bytes(ck.optimizer_bytes())
             .map_err(|e| anyhow::anyhow!("checkpoint: optimizer state is corrupt ({e:?})"))?;
-        let h = Tensor::<2>::from_data(ck.h.clone(), (ad_device, ck.h.dtype()));
-        let model = Rnn::from_weights(&ck.weights, ad_device);
+        let h = Tensor::<2>::from_data(ck.h.clone(), (device, ck.h.dtype()));
         trainer.restore(
-            model,
             optim,
             Progress {
                 iter: ck.iter,
@@ -129,7 +125,6 @@ pub fn setup(args: &TrainArgs) -> Result<Setup> {
         config,
         text,
         trainer,
-        device,
         resumed_from,
     })
 }
