@@ -293,6 +293,18 @@ fn resume_is_exact() {
     }
 }
 
+/// `--resume run --iterations n`, which must succeed.
+fn resume(run: &Path, iterations: &str) -> Output {
+    let o = train(&[
+        "--resume",
+        &run.display().to_string(),
+        "--iterations",
+        iterations,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    o
+}
+
 fn metric_iters(dir: &Path) -> Vec<u64> {
     std::fs::read_to_string(dir.join("metrics.csv"))
         .unwrap()
@@ -314,13 +326,7 @@ fn kill_9_then_resume_keeps_each_iteration_once() {
     std::thread::sleep(std::time::Duration::from_millis(150)); // rows past the checkpoint
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    let o = train(&[
-        "--resume",
-        &run.display().to_string(),
-        "--iterations",
-        "1000",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = resume(&run, "1000");
     assert_eq!(metric_iters(&run), (0..1000).collect::<Vec<_>>());
     assert_matches_straight_run(&run, "1000", "metrics.csv");
 }
@@ -370,13 +376,7 @@ fn ctrl_c_saves_and_exits_130() {
     );
     let iters = metric_iters(&run);
     assert!(!iters.is_empty());
-    let o = train(&[
-        "--resume",
-        &run.display().to_string(),
-        "--iterations",
-        &(iters.len() + 5).to_string(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = resume(&run, (iters.len() + 5).to_string().as_str());
     assert_eq!(
         metric_iters(&run),
         (0..iters.len() as u64 + 5).collect::<Vec<_>>()
@@ -397,13 +397,7 @@ fn a_crash_while_writing_a_checkpoint_keeps_the_previous_one() {
         "the torn write is left behind"
     );
     // The previous checkpoint (iteration 40) still loads, and the leftover is ignored.
-    let o = train(&[
-        "--resume",
-        &run.display().to_string(),
-        "--iterations",
-        "100",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = resume(&run, "100");
     assert!(
         String::from_utf8_lossy(&o.stdout).contains("resumed")
             && String::from_utf8_lossy(&o.stdout).contains("iteration 40")
