@@ -169,12 +169,8 @@ pub struct Rnn {
 pub struct ChunkOutput {
     /// [1]: the mean over streams of each stream's summed −log p(target).
     pub loss: Tensor<1>,
-    /// [T*B]: every step's −log p(target), time-major.
-    pub nll: Tensor<1>,
     /// [B,H]: the hidden state after the last step.
     pub h_last: Tensor<2>,
-    /// T hidden states [B,H] each (kept for checks; cheap, they are in the graph anyway).
-    pub hs: Vec<Tensor<2>>,
 }
 
 impl Rnn {
@@ -246,11 +242,10 @@ impl Rnn {
             h = (xh.clone().narrow(0, t * b, b) + h.matmul(whh.clone())).tanh(); // [B,H]
             hs.push(h.clone());
         }
-        let h_all = Tensor::cat(hs.clone(), 0); // [T*B,H]
+        let h_all = Tensor::cat(hs, 0); // [T*B,H]
         let logits = h_all.matmul(self.why.val()) + self.by.val(); // [T*B,V]
         let nll = log_softmax(logits, 1).gather(1, targets).neg(); // [T*B,1]
-        let nll = nll.reshape([steps * b]); // [T*B]
-        let sum = nll.clone().sum(); // [1]
+        let sum = nll.sum(); // [1]
         // mul_scalar, not div_scalar: Burn 0.22's div_scalar backward computes
         // 1/B in f32, which would cost f64 runs 8 digits.
         let loss = if b == 1 {
@@ -258,12 +253,7 @@ impl Rnn {
         } else {
             sum.mul_scalar(1.0 / b as f64)
         };
-        ChunkOutput {
-            loss,
-            nll,
-            h_last: h,
-            hs,
-        }
+        ChunkOutput { loss, h_last: h }
     }
 
     /// One step for sampling: the next hidden state [B,H] and logits [B,V]
