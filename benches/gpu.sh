@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# `train bench` on a GPU machine (through wgpu and Vulkan) against ndarray on
+# that machine's CPU: B 1, 256 and 1024 at H 100 and H 512. The GPU machine has
+# no Rust toolchain, so build and strip the binary here first:
+#
+#   cargo build -p train --features wgpu && mkdir -p .gpu && \
+#     cp "${CARGO_TARGET_DIR:-target}/debug/train" .gpu/train && strip .gpu/train
+#
+# then, with the Vulkan loader's .deb files in .gl/ (see the device tool's
+# README), run this script there with `.gpu` and `.gl` carried. It prints one
+# BENCH line per case (ms/iter, chars/s, peak memory).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+for f in .gl/*.deb; do [ -e "$f" ] && dpkg -x "$f" /; done
+ldconfig 2>/dev/null || true
+icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+[ -e "$icd" ] && export VK_DRIVER_FILES="$icd"
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
+bin=.gpu/train
+nvidia-smi --query-gpu=name,driver_version --format=csv,noheader || true
+for hidden in 100 512; do
+  for batch in 1 256 1024; do
+    for backend in wgpu ndarray; do
+      iters=220
+      [ "$batch" -ge 256 ] && iters=60
+      [ "$backend" = ndarray ] && [ "$batch" -ge 256 ] && iters=25
+      timeout 120 "$bin" bench --config tiny.toml --backend "$backend" --hidden-size "$hidden" \
+        --batch-size "$batch" --iterations "$iters" 2>&1 | grep -E '^(BENCH|error)' ||
+        echo "BENCH backend=$backend hidden=$hidden batch=$batch failed or timed out"
+    done
+  done
+done
