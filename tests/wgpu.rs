@@ -2,20 +2,21 @@
 //! driver): 50 iterations from the numpy fixture's weights at lr 0.01 agree
 //! with ndarray to f32 accuracy. Built only with `--features wgpu`.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use common::{fixture_dir, read_tensor, rel_diff};
 
 const BIN: &str = env!("CARGO_BIN_EXE_train");
 
 fn fixture(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures/min-char-rnn")
-        .join(name)
-        .display()
-        .to_string()
+    fixture_dir().join(name).display().to_string()
 }
 
-fn run(backend: &str, out: &Path) -> (Vec<f64>, Vec<(String, Vec<f32>)>) {
+/// Losses and final weights (in the original's order) of a 50-iteration run.
+fn run(backend: &str, out: &Path) -> (Vec<f64>, Vec<(&'static str, Vec<f64>)>) {
     let o = Command::new(BIN)
         .args([
             "--data",
@@ -54,20 +55,10 @@ fn run(backend: &str, out: &Path) -> (Vec<f64>, Vec<(String, Vec<f32>)>) {
         .skip(1)
         .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
         .collect();
-    let bytes = std::fs::read(out.join("weights.safetensors")).unwrap();
-    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let file = out.join("weights.safetensors");
     let weights = ["Wxh", "Whh", "Why", "bh", "by"]
-        .iter()
-        .map(|n| {
-            let t = st.tensor(n).unwrap();
-            let v = t
-                .data()
-                .chunks(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect();
-            (n.to_string(), v)
-        })
-        .collect();
+        .map(|n| (n, read_tensor(&file, n).0))
+        .to_vec();
     (losses, weights)
 }
 
@@ -86,17 +77,9 @@ fn wgpu_trains_like_ndarray() {
     println!("wgpu vs ndarray: max relative loss difference over 50 iterations {loss_rel:e}");
     assert!(loss_rel <= 1e-4, "{loss_rel:e}");
     for ((name, g), (_, c)) in gpu_w.iter().zip(&cpu_w) {
-        let diff = g
-            .iter()
-            .zip(c)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0f32, f32::max);
-        let scale = c.iter().map(|b| b.abs()).fold(0.0f32, f32::max);
-        println!(
-            "{name}: max |wgpu - ndarray| / max |w| = {:e}",
-            diff / scale
-        );
+        let rel = rel_diff(g, c);
+        println!("{name}: max |wgpu - ndarray| / max |w| = {rel:e}");
         // f32 Adagrad divides by sqrt(mem), which magnifies rounding differences early on.
-        assert!(diff / scale <= 2e-3, "{name}: {:e}", diff / scale);
+        assert!(rel <= 2e-3, "{name}: {rel:e}");
     }
 }

@@ -18,13 +18,19 @@ pub fn fixture_dir() -> PathBuf {
 
 /// A fixture tensor as f64 values with its shape.
 pub fn fixture_tensor(file: &str, name: &str) -> (Vec<f64>, Vec<usize>) {
-    let bytes = std::fs::read(fixture_dir().join(file)).expect("fixture present");
-    let st = SafeTensors::deserialize(&bytes).expect("fixture is safetensors");
-    let t = st.tensor(name).expect("fixture tensor present");
+    read_tensor(&fixture_dir().join(file), name)
+}
+
+/// A tensor of a safetensors file (f32, f64 or i64) as f64 values with its shape.
+pub fn read_tensor(path: &Path, name: &str) -> (Vec<f64>, Vec<usize>) {
+    let bytes = std::fs::read(path).expect("safetensors file present");
+    let st = SafeTensors::deserialize(&bytes).expect("a safetensors file");
+    let t = st.tensor(name).expect("tensor present");
     let dtype = match t.dtype() {
         safetensors::Dtype::I64 => burn::tensor::DType::I64,
         safetensors::Dtype::F64 => burn::tensor::DType::F64,
-        other => panic!("fixture {name} is {other:?}"),
+        safetensors::Dtype::F32 => burn::tensor::DType::F32,
+        other => panic!("{name} is {other:?}"),
     };
     let data = TensorData::from_bytes_vec(t.data().to_vec(), t.shape().to_vec(), dtype);
     (data.iter::<f64>().collect(), t.shape().to_vec())

@@ -15,7 +15,7 @@ use charrnn::checkpoint::{self, Checkpoint};
 use charrnn::config::TrainConfig;
 use charrnn::data::{Streams, Text};
 use charrnn::fsutil::write_atomic;
-use charrnn::model::{Rnn, RnnConfig, Weights};
+use charrnn::model::{Rnn, RnnConfig};
 use charrnn::optim::ClampedAdagrad;
 use charrnn::train::{Progress, Trainer};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -264,9 +264,8 @@ pub fn train(args: &TrainArgs) -> Result<i32> {
 fn save(s: &Setup, dir: &Path, metrics: &mut Metrics) -> Result<()> {
     metrics.flush()?;
     let t = &s.trainer;
-    let weights: Weights = t.model().to_weights();
     let ck = Checkpoint {
-        weights: weights.clone(),
+        weights: t.model().to_weights(),
         vocab: s.text.vocab.clone(),
         config: s.config.clone(),
         backend: s.config.backend.clone(),
@@ -282,7 +281,7 @@ fn save(s: &Setup, dir: &Path, metrics: &mut Metrics) -> Result<()> {
             .to_vec(),
     };
     ck.save(dir)?;
-    charrnn::weights::save(&dir.join("weights.safetensors"), &weights, &s.text.vocab)?;
+    charrnn::weights::save(&dir.join("weights.safetensors"), &ck.weights, &s.text.vocab)?;
     Ok(())
 }
 

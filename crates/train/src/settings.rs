@@ -98,42 +98,14 @@ pub fn refuse_conflicts(saved: &TrainConfig, a: &TrainArgs) -> Result<()> {
             conflicts.push(format!("--{flag} {g} (the checkpoint has {saved})"));
         }
     };
-    check(
-        "hidden-size",
-        a.hidden_size.map(|v| v.to_string()),
-        saved.hidden_size.to_string(),
-    );
-    check(
-        "seq-length",
-        a.seq_length.map(|v| v.to_string()),
-        saved.seq_length.to_string(),
-    );
-    check(
-        "batch-size",
-        a.batch_size.map(|v| v.to_string()),
-        saved.batch_size.to_string(),
-    );
-    check(
-        "precision",
-        a.precision.clone(),
-        saved.precision.to_string(),
-    );
-    check(
-        "learning-rate",
-        a.learning_rate.map(|v| v.to_string()),
-        saved.learning_rate.to_string(),
-    );
-    check(
-        "clip",
-        a.clip.map(|v| v.to_string()),
-        saved.clip.to_string(),
-    );
-    check(
-        "seed",
-        a.seed.map(|v| v.to_string()),
-        saved.seed.to_string(),
-    );
-    check("backend", a.backend.clone(), saved.backend.clone());
+    macro_rules! same {
+        ($($field:ident => $flag:literal),*) => {
+            $( check($flag, a.$field.as_ref().map(|v| v.to_string()), saved.$field.to_string()); )*
+        };
+    }
+    same!(hidden_size => "hidden-size", seq_length => "seq-length", batch_size => "batch-size");
+    same!(precision => "precision", learning_rate => "learning-rate", clip => "clip");
+    same!(seed => "seed", backend => "backend");
     if a.init_weights.is_some() {
         conflicts.push("--init-weights (a resumed run continues from its checkpoint)".into());
     }
