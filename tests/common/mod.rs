@@ -59,3 +59,10 @@ pub fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
         .map(|(x, y)| (x - y).abs())
         .fold(0.0, f64::max)
 }
+
+/// tests/fixtures/torch/<model>: PyTorch's float64 golden runs.
+pub fn torch_fixture_dir(model: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/torch")
+        .join(model)
+}

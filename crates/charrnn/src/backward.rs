@@ -26,7 +26,7 @@
 use burn::tensor::{DType, Device, Tensor, TensorData};
 
 use crate::data::Chunk;
-use crate::model::Weights;
+use crate::models::rnn::Weights;
 
 /// The loss, every hidden state and the (unclipped) gradients of one chunk.
 pub struct ManualPass {

@@ -1,11 +1,14 @@
 //! Checkpoints: everything a run needs to continue bit for bit, in one
 //! safetensors file written atomically (`<dir>/checkpoint.safetensors`):
 //!
-//! tensors   Wxh Whh Why bh by (original layout, the run's precision),
-//!           h [B,H] (the carried hidden state), optimizer (u8: Burn's
-//!           burnpack bytes of the ModuleOptimizer, i.e. the Adagrad memories)
+//! tensors   the weights (their file layout: `Wxh … by` for the original,
+//!           PyTorch's names otherwise; the run's precision), the carried
+//!           state (`h` for the original; `h_l{k}`, `c_l{k}` per layer),
+//!           `optimizer` (u8: Burn's burnpack bytes of the ModuleOptimizer,
+//!           i.e. Adagrad's memories, Adam's moments, RMSprop's averages)
 //! metadata  vocab, iter, p, smooth_loss, rng (the sampler's ChaCha state),
-//!           config (the resolved TOML), precision, backend, format
+//!           dropout_rng (the masks' generator), config (the resolved TOML),
+//!           precision, backend, format
 //!
 //! One file means one rename: a crash at any instant leaves the previous
 //! checkpoint whole; a leftover `.tmp` sibling is never read.
@@ -20,24 +23,28 @@ use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use crate::Precision;
 use crate::config::TrainConfig;
 use crate::data::Vocab;
+use crate::dropout::Dropout;
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
-use crate::model::Weights;
+use crate::models::{NamedWeights, layout};
 
 pub const FILE_NAME: &str = "checkpoint.safetensors";
-const FORMAT: &str = "charrnn-checkpoint-1";
+const FORMAT: &str = "charrnn-checkpoint-2";
+/// Format 1 (min-char-rnn only, no dropout) still loads.
+const FORMAT_1: &str = "charrnn-checkpoint-1";
 
 pub struct Checkpoint {
-    pub weights: Weights,
+    pub weights: NamedWeights,
     pub vocab: Vocab,
     pub config: TrainConfig,
     pub backend: String,
     pub iter: u64,
     pub p: usize,
     pub smooth_loss: f64,
-    /// [B,H]
-    pub h: TensorData,
+    /// The carried state, [B,H] parts in the network's order.
+    pub state: Vec<TensorData>,
     pub rng: ChaCha8Rng,
+    pub dropout_rng: ChaCha8Rng,
     /// The optimizer state as burnpack bytes.
     pub optimizer: Vec<u8>,
 }
@@ -51,9 +58,25 @@ pub fn file_in(path: &Path) -> PathBuf {
     }
 }
 
+fn float(d: &TensorData) -> Dtype {
+    if d.dtype() == DType::F64 {
+        Dtype::F64
+    } else {
+        Dtype::F32
+    }
+}
+
 impl Checkpoint {
     pub fn precision(&self) -> Precision {
         self.weights.precision()
+    }
+
+    /// The dropout generator as the checkpoint left it.
+    pub fn dropout(&self) -> Dropout {
+        Dropout {
+            p: self.config.dropout,
+            rng: self.dropout_rng.clone(),
+        }
     }
 
     pub fn save(&self, dir: &Path) -> Result<()> {
@@ -64,22 +87,21 @@ impl Checkpoint {
         meta.insert("p".into(), self.p.to_string());
         // Display of an f64 is the shortest string that reads back to the same bits.
         meta.insert("smooth_loss".into(), self.smooth_loss.to_string());
-        meta.insert(
-            "rng".into(),
-            serde_json::to_string(&self.rng).expect("rng serialises"),
-        );
+        let json = |r: &ChaCha8Rng| serde_json::to_string(r).expect("rng serialises");
+        meta.insert("rng".into(), json(&self.rng));
+        meta.insert("dropout_rng".into(), json(&self.dropout_rng));
         meta.insert("config".into(), self.config.to_toml());
         meta.insert("precision".into(), self.precision().name().into());
         meta.insert("backend".into(), self.backend.clone());
-        let float = |d: &TensorData| {
-            if d.dtype() == DType::F64 {
-                Dtype::F64
-            } else {
-                Dtype::F32
-            }
-        };
+        let spec = layout::infer(&self.weights).expect("a run's own weights");
+        let state_names = spec.state_names();
         let mut views: Vec<(&str, TensorView<'_>)> = Vec::new();
-        for (name, d) in self.weights.named().into_iter().chain([("h", &self.h)]) {
+        let tensors = self
+            .weights
+            .named()
+            .into_iter()
+            .chain(state_names.iter().map(String::as_str).zip(&self.state));
+        for (name, d) in tensors {
             let v =
                 TensorView::new(float(d), d.shape().to_vec(), d.as_bytes()).expect("shape matches");
             views.push((name, v));
@@ -118,47 +140,87 @@ impl Checkpoint {
                 .cloned()
                 .ok_or_else(|| format!("missing `{k}` (not a charrnn checkpoint?)"))
         };
-        if get("format")? != FORMAT {
-            return Err(format!("unknown format {:?}", get("format")?));
+        let format = get("format")?;
+        if format != FORMAT && format != FORMAT_1 {
+            return Err(format!("unknown format {format:?}"));
         }
         let num = |k: &str| -> std::result::Result<u64, String> {
             get(k)?
                 .parse()
                 .map_err(|_| format!("`{k}` is not a number"))
         };
-        let (weights, vocab) = crate::weights::from_bytes(bytes)?;
+        let rng = |k: &str| -> std::result::Result<ChaCha8Rng, String> {
+            serde_json::from_str(&get(k)?).map_err(|e| format!("bad `{k}` state: {e}"))
+        };
+        let vocab = Vocab::from_json(&get("vocab")?)?;
         let config = TrainConfig::parse(&get("config")?)?;
-        let h = tensors
-            .tensor("h")
-            .map_err(|_| "no hidden state `h`".to_string())?;
-        let (_, hidden) = weights.sizes();
-        if h.shape() != [config.batch_size, hidden]
-            || h.data().len() != config.batch_size * hidden * weights.wxh.dtype().size()
-        {
-            return Err(format!(
-                "hidden state has shape {:?}; expected [{}, {hidden}] in the weights' precision",
-                h.shape(),
-                config.batch_size
-            ));
+        config
+            .validate()
+            .map_err(|e| format!("its config is invalid: {e}"))?;
+        let mut spec = config.spec(vocab.len());
+        if spec.is_original() && tensors.tensor("Wxh").is_err() {
+            // A one-layer tanh RNN that started from PyTorch's weights.
+            spec.layout = crate::models::Layout::PyTorch;
         }
-        let h =
-            TensorData::from_bytes_vec(h.data().to_vec(), h.shape().to_vec(), weights.wxh.dtype());
+        let read = |name: &str| -> std::result::Result<TensorData, String> {
+            let t = tensors
+                .tensor(name)
+                .map_err(|_| format!("no tensor `{name}`"))?;
+            let dtype = match t.dtype() {
+                Dtype::F32 => DType::F32,
+                Dtype::F64 => DType::F64,
+                other => return Err(format!("{name} is {other:?}; expected F32 or F64")),
+            };
+            Ok(TensorData::from_bytes_vec(
+                t.data().to_vec(),
+                t.shape().to_vec(),
+                dtype,
+            ))
+        };
+        let mut weights = Vec::new();
+        for (name, _) in layout::expected(&spec) {
+            let d = read(&name)?;
+            weights.push((name, d));
+        }
+        let weights = NamedWeights::new(weights);
+        layout::check(&weights, &spec)?;
+        let dtype = weights.tensors[0].1.dtype();
+        let mut state = Vec::new();
+        for name in spec.state_names() {
+            let d = read(&name)?;
+            if d.shape().as_slice() != [config.batch_size, spec.hidden] || d.dtype() != dtype {
+                return Err(format!(
+                    "state {name} has shape {:?} ({:?}); expected [{}, {}] in the weights' precision",
+                    d.shape(),
+                    d.dtype(),
+                    config.batch_size,
+                    spec.hidden
+                ));
+            }
+            state.push(d);
+        }
         let optimizer = tensors
             .tensor("optimizer")
             .map_err(|_| "no optimizer state".to_string())?;
+        let dropout_rng = if format == FORMAT_1 {
+            Dropout::new(0.0, config.seed).rng
+        } else {
+            rng("dropout_rng")?
+        };
         Ok(Self {
             weights,
             vocab,
-            config,
             backend: get("backend")?,
             iter: num("iter")?,
             p: num("p")? as usize,
             smooth_loss: get("smooth_loss")?
                 .parse()
                 .map_err(|_| "bad smooth_loss".to_string())?,
-            h,
-            rng: serde_json::from_str(&get("rng")?).map_err(|e| format!("bad rng state: {e}"))?,
+            state,
+            rng: rng("rng")?,
+            dropout_rng,
             optimizer: optimizer.data().to_vec(),
+            config,
         })
     }
 
@@ -171,16 +233,17 @@ impl Checkpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::RnnConfig;
+    use crate::models::layout::original_to_named;
+    use crate::models::rnn::{RnnConfig, Weights};
     use rand::{Rng, SeedableRng};
 
     fn sample_checkpoint(precision: Precision) -> Checkpoint {
         let vocab = Vocab::from_chars("abcdé\n".chars().collect());
-        let weights = Weights::random(
+        let weights = original_to_named(&Weights::random(
             &RnnConfig::new(vocab.len()).with_hidden_size(4),
             9,
             precision,
-        );
+        ));
         let mut rng = ChaCha8Rng::seed_from_u64(5);
         let _: u64 = rng.random(); // a state that is not the seed's start
         Checkpoint {
@@ -195,7 +258,8 @@ mod tests {
             iter: 1234,
             p: 75,
             smooth_loss: 0.1 + 0.2, // not a short decimal: must round-trip exactly
-            h: precision.data(vec![0.5, -0.25, 1e-30, 0.3, 0.1, 0.2, 0.7, -0.9], [2, 4]),
+            state: vec![precision.data(vec![0.5, -0.25, 1e-30, 0.3, 0.1, 0.2, 0.7, -0.9], [2, 4])],
+            dropout_rng: Dropout::new(0.2, 3).rng,
             rng,
             optimizer: vec![1, 2, 3, 250],
         }
@@ -215,8 +279,9 @@ mod tests {
                 (back.iter, back.p, back.smooth_loss.to_bits()),
                 (ck.iter, ck.p, ck.smooth_loss.to_bits())
             );
-            assert_eq!(back.h, ck.h);
+            assert_eq!(back.state, ck.state);
             assert_eq!(back.rng, ck.rng);
+            assert_eq!(back.dropout_rng, ck.dropout_rng);
             assert_eq!(back.optimizer, ck.optimizer);
             assert_eq!(
                 (back.backend.as_str(), back.precision()),

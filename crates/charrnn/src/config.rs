@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::Precision;
 use crate::error::{Error, Result};
+use crate::models::{ModelKind, ModelSpec};
+use crate::optim::{OptimizerKind, OptimizerSettings};
 
 /// Everything a training run is told. Defaults are min-char-rnn's.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -36,8 +38,24 @@ pub struct TrainConfig {
     pub sample_length: usize,
     /// Every this many iterations write a checkpoint (0 = only at the end).
     pub checkpoint_every: u64,
-    /// Start from these weights (safetensors, original layout) instead of random ones.
+    /// Start from these weights (safetensors, either layout) instead of random ones.
     pub init_weights: Option<PathBuf>,
+    /// rnn (the original when one layer), lstm or gru.
+    pub model: ModelKind,
+    /// Stacked recurrent layers.
+    pub layers: usize,
+    /// Probability of dropping each unit of each layer's output while training.
+    pub dropout: f64,
+    /// adagrad (the original's), sgd, rmsprop or adam.
+    pub optimizer: OptimizerKind,
+    /// Adam's β₁ and β₂.
+    pub adam_beta1: f64,
+    pub adam_beta2: f64,
+    /// RMSprop's smoothing constant and momentum.
+    pub rmsprop_alpha: f64,
+    pub rmsprop_momentum: f64,
+    /// Adam's and RMSprop's ε (Adagrad keeps the original's 1e-8 inside the root).
+    pub epsilon: f64,
 }
 
 impl Default for TrainConfig {
@@ -58,12 +76,21 @@ impl Default for TrainConfig {
             sample_length: 200,
             checkpoint_every: 1000,
             init_weights: None,
+            model: ModelKind::Rnn,
+            layers: 1,
+            dropout: 0.0,
+            optimizer: OptimizerKind::Adagrad,
+            adam_beta1: 0.9,
+            adam_beta2: 0.999,
+            rmsprop_alpha: 0.99,
+            rmsprop_momentum: 0.0,
+            epsilon: 1e-8,
         }
     }
 }
 
 /// The keys a config file may hold.
-pub const KEYS: [&str; 15] = [
+pub const KEYS: [&str; 24] = [
     "data",
     "hidden_size",
     "seq_length",
@@ -79,6 +106,15 @@ pub const KEYS: [&str; 15] = [
     "sample_length",
     "checkpoint_every",
     "init_weights",
+    "model",
+    "layers",
+    "dropout",
+    "optimizer",
+    "adam_beta1",
+    "adam_beta2",
+    "rmsprop_alpha",
+    "rmsprop_momentum",
+    "epsilon",
 ];
 
 impl TrainConfig {
@@ -132,6 +168,23 @@ impl TrainConfig {
         toml::to_string(self).expect("a config always serialises")
     }
 
+    /// The network this config trains on a text of `vocab` chars.
+    pub fn spec(&self, vocab: usize) -> ModelSpec {
+        ModelSpec::new(self.model, self.layers, vocab, self.hidden_size)
+    }
+
+    pub fn optimizer_settings(&self) -> OptimizerSettings {
+        OptimizerSettings {
+            kind: self.optimizer,
+            clip: self.clip,
+            beta1: self.adam_beta1,
+            beta2: self.adam_beta2,
+            alpha: self.rmsprop_alpha,
+            momentum: self.rmsprop_momentum,
+            epsilon: self.epsilon,
+        }
+    }
+
     /// Refuses values the trainer cannot run with, naming the key.
     pub fn validate(&self) -> Result<()> {
         let bad = |key: &str, message: String| {
@@ -144,6 +197,7 @@ impl TrainConfig {
             ("hidden_size", self.hidden_size),
             ("seq_length", self.seq_length),
             ("batch_size", self.batch_size),
+            ("layers", self.layers),
         ] {
             if value == 0 {
                 return bad(key, "must be at least 1".into());
@@ -159,6 +213,33 @@ impl TrainConfig {
             return bad(
                 "clip",
                 format!("{} (must be a finite number > 0)", self.clip),
+            );
+        }
+        if !(self.dropout >= 0.0 && self.dropout < 1.0) {
+            return bad(
+                "dropout",
+                format!("{} (must be in [0, 1))", self.dropout),
+            );
+        }
+        for (key, value) in [
+            ("adam_beta1", self.adam_beta1),
+            ("adam_beta2", self.adam_beta2),
+            ("rmsprop_alpha", self.rmsprop_alpha),
+        ] {
+            if !(0.0..1.0).contains(&value) {
+                return bad(key, format!("{value} (must be in [0, 1))"));
+            }
+        }
+        if !(self.rmsprop_momentum >= 0.0 && self.rmsprop_momentum < 1.0) {
+            return bad(
+                "rmsprop_momentum",
+                format!("{} (must be in [0, 1))", self.rmsprop_momentum),
+            );
+        }
+        if !(self.epsilon.is_finite() && self.epsilon > 0.0) {
+            return bad(
+                "epsilon",
+                format!("{} (must be a finite number > 0)", self.epsilon),
             );
         }
         if self.sample_every > 0 && self.sample_length == 0 {

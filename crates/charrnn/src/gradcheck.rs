@@ -1,13 +1,15 @@
 //! The gradient check: Burn's autodiff against the hand-written backward
-//! (every entry of every parameter) and against central finite differences
-//! (sampled entries), in the spirit of llm.c's test that prints the max
-//! difference per tensor. Used by the test suite and by `train gradcheck`.
+//! (every entry of every parameter; min-char-rnn only) and against central
+//! finite differences (sampled entries; every model, dropout masks fixed), in
+//! the spirit of llm.c's test that prints the max difference per tensor. Used
+//! by the test suite and by `train gradcheck`.
 //!
 //! Finite differences use Richardson extrapolation of two central differences
 //! (steps h and h/2), whose O(h⁴) error lets an f64 check reach 1e-6 relative
 //! on gradients as small as 1e-4 (a plain central difference cannot: rounding
 //! of a loss near 100 already costs ~1e-10 absolute at any usable step).
 
+use burn::module::{Module, ModuleMapper, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::SeedableRng;
@@ -16,7 +18,8 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::backward::loss_and_grads;
 use crate::data::Chunk;
-use crate::model::{Rnn, Weights};
+use crate::models::rnn::{Rnn, Weights};
+use crate::models::{ModelSpec, NamedWeights, Network, State};
 
 /// Tolerances of the f64 check (the issue's): autodiff vs manual, relative to
 /// the largest gradient; finite differences, relative where |g| >= TINY and
@@ -93,9 +96,11 @@ pub fn finite_difference(
 /// One parameter's line of the report.
 #[derive(Clone, Debug)]
 pub struct Row {
-    pub name: &'static str,
-    pub shape: [usize; 2],
-    /// max |autodiff − manual| over every entry.
+    pub name: String,
+    pub shape: Vec<usize>,
+    /// Whether a hand-written backward exists to compare with (the original only).
+    pub manual_checked: bool,
+    /// max |autodiff − manual| over every entry (0 when not checked).
     pub manual_abs: f64,
     /// manual_abs / max |manual|.
     pub manual_rel: f64,
@@ -130,9 +135,25 @@ pub fn max_diff(a: &TensorData, b: &TensorData) -> (f64, f64) {
     (diff, scale)
 }
 
+/// Entries to check by finite differences: the largest gradient, then random
+/// entries, half of them among the non-tiny ones.
+fn pick_entries(g: &[f64], samples: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {
+    let mut picks = vec![
+        (0..g.len())
+            .max_by(|&i, &j| g[i].abs().total_cmp(&g[j].abs()))
+            .unwrap_or(0),
+    ];
+    let big: Vec<usize> = (0..g.len()).filter(|&i| g[i].abs() >= TINY).collect();
+    let all: Vec<usize> = (0..g.len()).collect();
+    picks.extend(big.choose_multiple(rng, samples / 2).copied());
+    let rest = samples.saturating_sub(picks.len());
+    picks.extend(all.choose_multiple(rng, rest).copied());
+    picks
+}
+
 /// Runs the whole check on one chunk: `samples` finite-difference entries per
-/// parameter (the largest gradient, then random entries, half of them among
-/// the non-tiny ones). Needs f64 weights to mean anything at these tolerances.
+/// parameter (see [`pick_entries`]). Needs f64 weights to mean anything at
+/// these tolerances.
 pub fn check(
     w: &Weights,
     chunk: &Chunk,
@@ -151,29 +172,13 @@ pub fn check(
     for (param, ((name, a), (_, m))) in ad.named().into_iter().zip(manual.named()).enumerate() {
         let (manual_abs, scale) = max_diff(a, m);
         let g = values(a);
-        let mut picks = vec![
-            (0..g.len())
-                .max_by(|&i, &j| g[i].abs().total_cmp(&g[j].abs()))
-                .unwrap_or(0),
-        ];
-        let big: Vec<usize> = (0..g.len()).filter(|&i| g[i].abs() >= TINY).collect();
-        let all: Vec<usize> = (0..g.len()).collect();
-        picks.extend(big.choose_multiple(&mut rng, samples / 2).copied());
-        let rest = samples.saturating_sub(picks.len());
-        picks.extend(all.choose_multiple(&mut rng, rest).copied());
-        let (mut fd_rel, mut fd_abs) = (0.0f64, 0.0f64);
-        for &i in &picks {
-            let fd = finite_difference(w, param, i, chunk, h0, device);
-            let err = (fd - g[i]).abs();
-            if g[i].abs() >= TINY {
-                fd_rel = fd_rel.max(err / g[i].abs());
-            } else {
-                fd_abs = fd_abs.max(err);
-            }
-        }
+        let picks = pick_entries(&g, samples, &mut rng);
+        let (fd_rel, fd_abs) =
+            fd_errors(&g, &picks, |i| finite_difference(w, param, i, chunk, h0, device));
         rows.push(Row {
-            name,
-            shape: [a.shape()[0], a.shape()[1]],
+            name: name.to_string(),
+            shape: a.shape().to_vec(),
+            manual_checked: true,
             manual_abs,
             manual_rel: if scale > 0.0 {
                 manual_abs / scale
@@ -188,19 +193,144 @@ pub fn check(
     rows
 }
 
+/// Worst relative error (|g| >= TINY) and worst absolute error (below) of
+/// finite differences `fd(i)` against gradient `g` at `picks`.
+fn fd_errors(g: &[f64], picks: &[usize], mut fd: impl FnMut(usize) -> f64) -> (f64, f64) {
+    let (mut fd_rel, mut fd_abs) = (0.0f64, 0.0f64);
+    for &i in picks {
+        let err = (fd(i) - g[i]).abs();
+        if g[i].abs() >= TINY {
+            fd_rel = fd_rel.max(err / g[i].abs());
+        } else {
+            fd_abs = fd_abs.max(err);
+        }
+    }
+    (fd_rel, fd_abs)
+}
+
+/// A chunk, the incoming state and the dropout masks (fixed), on the host:
+/// everything a network's loss depends on besides its weights.
+pub struct Case<'a> {
+    pub chunk: &'a Chunk,
+    /// [B,H] parts in the network's state order.
+    pub state: &'a [TensorData],
+    /// One [T·B,H] mask per layer, or None.
+    pub masks: Option<&'a [TensorData]>,
+}
+
+impl Case<'_> {
+    fn loss_on(&self, model: &Network, device: &Device) -> (Tensor<1>, State) {
+        let (inputs, targets) = self.chunk.to_device(device);
+        let state = State::from_data(self.state, device);
+        let masks: Option<Vec<Tensor<2>>> = self.masks.map(|m| {
+            m.iter()
+                .map(|d| Tensor::from_data(d.clone(), (device, d.dtype())))
+                .collect()
+        });
+        model.forward(inputs, targets, &state, masks.as_deref())
+    }
+}
+
+/// Replaces every parameter by its gradient, so the module's own
+/// `to_weights` lays the gradients out as the weights are.
+struct GradsAsParams<'a>(&'a GradientsParams);
+
+impl ModuleMapper for GradsAsParams<'_> {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let id = param.id;
+        let g = self.0.get::<D>(id).expect("every parameter has a gradient");
+        Param::initialized(id, g)
+    }
+}
+
+/// Any network's loss, gradients (in the weights' file layout and names)
+/// and final state, by autodiff.
+pub fn network_autodiff(
+    spec: &ModelSpec,
+    w: &NamedWeights,
+    case: &Case,
+    device: &Device,
+) -> (f64, NamedWeights, Vec<TensorData>) {
+    let device = device.clone().autodiff();
+    let model = Network::from_weights(spec, w, &device);
+    let (loss, state) = case.loss_on(&model, &device);
+    let value = loss.clone().into_scalar::<f64>();
+    let grads = GradientsParams::from_grads(loss.backward(), &model);
+    let as_grads = model.valid().map(&mut GradsAsParams(&grads));
+    (value, as_grads.to_weights(), state.to_data())
+}
+
+/// Any network's loss alone, on a plain device.
+pub fn network_loss(spec: &ModelSpec, w: &NamedWeights, case: &Case, device: &Device) -> f64 {
+    let device = device.clone().without_autodiff();
+    let model = Network::from_weights(spec, w, &device);
+    case.loss_on(&model, &device).0.into_scalar::<f64>()
+}
+
+/// Autodiff against Richardson finite differences for any network, one row
+/// per tensor (no hand-written column: only the original has one).
+pub fn check_network(
+    spec: &ModelSpec,
+    w: &NamedWeights,
+    case: &Case,
+    samples: usize,
+    seed: u64,
+    device: &Device,
+) -> Vec<Row> {
+    let (_, grads, _) = network_autodiff(spec, w, case, device);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut rows = Vec::new();
+    for (param, (name, a)) in grads.named().into_iter().enumerate() {
+        let g = values(a);
+        let picks = pick_entries(&g, samples, &mut rng);
+        let (fd_rel, fd_abs) = fd_errors(&g, &picks, |i| {
+            let at = |delta: f64| {
+                let mut p = w.clone();
+                let d = &mut p.tensors[param].1;
+                let mut v: Vec<f64> = d.iter::<f64>().collect();
+                v[i] += delta;
+                *d = TensorData::new(v, d.shape().clone()).convert_dtype(d.dtype());
+                network_loss(spec, &p, case, device)
+            };
+            let central = |h: f64| (at(h) - at(-h)) / (2.0 * h);
+            let (coarse, fine) = (central(FD_STEP), central(FD_STEP / 2.0));
+            (4.0 * fine - coarse) / 3.0
+        });
+        rows.push(Row {
+            name: name.to_string(),
+            shape: a.shape().to_vec(),
+            manual_checked: false,
+            manual_abs: 0.0,
+            manual_rel: 0.0,
+            fd_checked: picks.len(),
+            fd_rel,
+            fd_abs,
+        });
+    }
+    rows
+}
+
 /// The report as text, one row per parameter.
 pub fn format(rows: &[Row]) -> String {
+    let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(5).max(5);
     let mut s = format!(
-        "{:<5} {:>10} | {:>12} {:>12} | {:>4} {:>12} {:>12} | ok\n",
+        "{:<width$} {:>10} | {:>12} {:>12} | {:>4} {:>12} {:>12} | ok\n",
         "param", "shape", "ad-manual", "rel", "fd n", "fd rel", "fd abs"
     );
     for r in rows {
+        let manual = |x: f64| {
+            if r.manual_checked {
+                format!("{x:>12.3e}")
+            } else {
+                format!("{:>12}", "-")
+            }
+        };
         s += &format!(
-            "{:<5} {:>10} | {:>12.3e} {:>12.3e} | {:>4} {:>12.3e} {:>12.3e} | {}\n",
+            "{:<width$} {:>10} | {} {} | {:>4} {:>12.3e} {:>12.3e} | {}\n",
             r.name,
-            format!("[{},{}]", r.shape[0], r.shape[1]),
-            r.manual_abs,
-            r.manual_rel,
+            format!("{:?}", r.shape).replace(' ', ""),
+            manual(r.manual_abs),
+            manual(r.manual_rel),
             r.fd_checked,
             r.fd_rel,
             r.fd_abs,

@@ -1,31 +1,39 @@
-//! charrnn: Karpathy's min-char-rnn rebuilt on Burn.
+//! charrnn: Karpathy's min-char-rnn rebuilt on Burn, and past it.
 //!
 //! The library holds everything that is not a command line: the text and its
-//! vocabulary ([`data`]), the RNN as a Burn module ([`model`]), the original's
+//! vocabulary ([`data`]), the networks behind one interface ([`models`]:
+//! min-char-rnn's RNN, stacked tanh RNN, LSTM and GRU), the original's
 //! hand-written backward pass ([`backward`]) and the checks that hold autodiff
-//! to it ([`gradcheck`]), Adagrad with clamp-by-value ([`optim`]), the training
-//! loop ([`train`]), sampling ([`sample`]), weights in the original's layout
-//! ([`weights`]), checkpoints ([`checkpoint`]) and the run configuration
-//! ([`config`]). It never names a backend: every entry point takes a
+//! to it and to finite differences ([`gradcheck`]), the optimizers ([`optim`]:
+//! the original's Adagrad with clamp-by-value, SGD, Burn's RMSprop and Adam),
+//! dropout masks from a host generator ([`dropout`]), the training loop
+//! ([`train`]), sampling ([`sample`]), weights files ([`weights`]),
+//! checkpoints ([`checkpoint`]) and the run configuration ([`config`]). It
+//! never names a backend: every entry point takes a
 //! [`burn::tensor::Device`] and a [`Precision`].
 //!
 //! Dimension legend, used in every shape comment:
 //!   V = vocabulary size, H = hidden size, T = steps per chunk (seq_length),
-//!   B = parallel streams (batch size; 1 is the original).
+//!   B = parallel streams (batch size; 1 is the original), L = layers,
+//!   G = gate blocks per cell (1 tanh RNN, 3 GRU, 4 LSTM).
 
 pub mod backward;
 pub mod checkpoint;
 pub mod config;
 pub mod data;
+pub mod dropout;
 pub mod error;
 pub mod fsutil;
 pub mod gradcheck;
-pub mod model;
+pub mod models;
 pub mod optim;
 pub mod precision;
 pub mod sample;
 pub mod train;
 pub mod weights;
+
+/// min-char-rnn's network under its earlier path (`charrnn::model::Rnn`).
+pub use models::rnn as model;
 
 pub use error::{Error, Result};
 pub use precision::Precision;

@@ -7,7 +7,7 @@ use burn::tensor::{Int, Tensor, TensorData};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::model::Rnn;
+use crate::models::{Network, State};
 
 /// Picks an index from `logits` at `temperature` (0 = argmax).
 pub fn pick(logits: &[f64], temperature: f64, rng: &mut ChaCha8Rng) -> usize {
@@ -47,23 +47,23 @@ pub fn softmax(logits: &[f64], temperature: f64) -> Vec<f64> {
     e.into_iter().map(|x| x / sum).collect()
 }
 
-/// Runs `ids` through the model from hidden state `h` [1,H]; returns the state after them.
-pub fn advance(model: &Rnn, mut h: Tensor<2>, ids: &[u32]) -> Tensor<2> {
+/// Runs `ids` through the model from `state` (one stream); returns the state after them.
+pub fn advance(model: &Network, mut state: State, ids: &[u32]) -> State {
     for &id in ids {
-        h = model.step(one_id(id, &h), h).0;
+        state = model.step(one_id(id, &state), &state).0;
     }
-    h
+    state
 }
 
-fn one_id(id: u32, like: &Tensor<2>) -> Tensor<1, Int> {
-    Tensor::from_data(TensorData::new(vec![id as i64], [1]), &like.device())
+fn one_id(id: u32, like: &State) -> Tensor<1, Int> {
+    Tensor::from_data(TensorData::new(vec![id as i64], [1]), &like.0[0].device())
 }
 
-/// Draws `n` chars: the first input is `seed`, from hidden state `h` [1,H].
+/// Draws `n` chars: the first input is `seed`, from `state` (one stream).
 /// `emit` sees each id as it is drawn (for streaming output).
 pub fn sample(
-    model: &Rnn,
-    mut h: Tensor<2>,
+    model: &Network,
+    mut state: State,
     seed: u32,
     n: usize,
     temperature: f64,
@@ -73,8 +73,8 @@ pub fn sample(
     let mut x = seed;
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
-        let (next_h, logits) = model.step(one_id(x, &h), h);
-        h = next_h;
+        let (next, logits) = model.step(one_id(x, &state), &state);
+        state = next;
         let logits: Vec<f64> = logits.into_data().iter::<f64>().collect();
         x = pick(&logits, temperature, rng) as u32;
         emit(x);

@@ -1,20 +1,24 @@
 //! The training loop, exactly the original's: a data pointer walking the text
 //! T chars at a time, the wrap rule, the hidden state carried (detached) from
-//! chunk to chunk, one Adagrad step per chunk, and the smooth loss. The binary
-//! drives it one step at a time and owns all printing and files.
+//! chunk to chunk, one optimizer step per chunk (Adagrad by default), and the
+//! smooth loss. It runs any [`Network`] without asking which; dropout masks
+//! come from a host generator that is part of the progress. The binary drives
+//! it one step at a time and owns all printing and files.
 
 use std::sync::Arc;
 
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, TensorData};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::data::{Chunk, Streams};
 use crate::error::{Error, Result};
-use crate::model::Rnn;
-use crate::optim::ClampedAdagrad;
+use crate::Precision;
+use crate::dropout::Dropout;
+use crate::models::{Network, State};
+use crate::optim::{ClampedAdagrad, OptimizerSettings};
 use crate::sample::sample;
 
 /// Where a run stands between two steps: all of it goes into a checkpoint.
@@ -24,10 +28,12 @@ pub struct Progress {
     /// Data pointer, relative to each stream's segment start.
     pub p: usize,
     pub smooth_loss: f64,
-    /// [B,H], carried from chunk to chunk.
-    pub h: Tensor<2>,
+    /// Every layer's state ([B,H] parts), carried from chunk to chunk.
+    pub state: State,
     /// The sampler's RNG.
     pub rng: ChaCha8Rng,
+    /// The dropout masks' generator.
+    pub dropout: Dropout,
 }
 
 /// What one step reports.
@@ -41,7 +47,7 @@ pub struct Step {
 }
 
 pub struct Trainer {
-    model: Option<Rnn>,
+    model: Option<Network>,
     pub optim: ModuleOptimizer,
     pub progress: Progress,
     pub streams: Streams,
@@ -51,9 +57,10 @@ pub struct Trainer {
 }
 
 impl Trainer {
-    /// A fresh run: iteration 0, smooth loss −ln(1/V)·T, sampler seeded with `seed`.
+    /// A fresh run of the original: Adagrad, no dropout, iteration 0, smooth
+    /// loss −ln(1/V)·T, sampler seeded with `seed`.
     pub fn new(
-        model: Rnn,
+        model: impl Into<Network>,
         ids: Arc<Vec<u32>>,
         streams: Streams,
         learning_rate: f64,
@@ -61,17 +68,49 @@ impl Trainer {
         seed: u64,
         device: &Device,
     ) -> Self {
-        let (vocab, _) = model.sizes();
+        let optim = ClampedAdagrad::new(clip).init();
+        let dropout = Dropout::new(0.0, seed);
+        Self::with(model.into(), optim, dropout, ids, streams, learning_rate, seed, device)
+    }
+
+    /// A fresh run of any network with any optimizer and dropout.
+    pub fn with_options(
+        model: Network,
+        optimizer: &OptimizerSettings,
+        dropout: f64,
+        ids: Arc<Vec<u32>>,
+        streams: Streams,
+        learning_rate: f64,
+        seed: u64,
+        device: &Device,
+    ) -> Self {
+        let dropout = Dropout::new(dropout, seed);
+        Self::with(model, optimizer.init(), dropout, ids, streams, learning_rate, seed, device)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn with(
+        model: Network,
+        optim: ModuleOptimizer,
+        dropout: Dropout,
+        ids: Arc<Vec<u32>>,
+        streams: Streams,
+        learning_rate: f64,
+        seed: u64,
+        device: &Device,
+    ) -> Self {
+        let vocab = model.spec().vocab;
         let progress = Progress {
             iter: 0,
             p: 0,
             smooth_loss: -(1.0 / vocab as f64).ln() * streams.seq_length as f64,
-            h: model.zero_state(streams.batch_size),
+            state: model.zero_state(streams.batch_size),
             rng: ChaCha8Rng::seed_from_u64(seed),
+            dropout,
         };
         Self {
             model: Some(model),
-            optim: ClampedAdagrad::new(clip).init(),
+            optim,
             progress,
             streams,
             learning_rate,
@@ -80,7 +119,7 @@ impl Trainer {
         }
     }
 
-    pub fn model(&self) -> &Rnn {
+    pub fn model(&self) -> &Network {
         self.model
             .as_ref()
             .expect("the model is only taken inside step")
@@ -90,7 +129,7 @@ impl Trainer {
     fn next_chunk(&mut self) -> Chunk {
         let pr = &mut self.progress;
         if self.streams.must_reset(pr.iter, pr.p) {
-            pr.h = self
+            pr.state = self
                 .model
                 .as_ref()
                 .expect("model present")
@@ -109,16 +148,10 @@ impl Trainer {
         let model = self.model.take().expect("model present");
         let sampled = sample_length.map(|n| {
             let plain = model.valid();
-            let h0 = self
-                .progress
-                .h
-                .clone()
-                .detach()
-                .narrow(0, 0, 1)
-                .without_autodiff();
+            let state0 = self.progress.state.stream(0).detach().without_autodiff();
             sample(
                 &plain,
-                h0,
+                state0,
                 chunk.inputs[0],
                 n,
                 1.0,
@@ -127,8 +160,16 @@ impl Trainer {
             )
         });
         let (inputs, targets) = chunk.to_device(&self.device);
-        let out = model.forward(inputs, targets, self.progress.h.clone());
-        let loss: f64 = out.loss.clone().into_scalar::<f64>();
+        let spec = model.spec();
+        let masks = self.progress.dropout.masks(
+            spec.layers,
+            chunk.inputs.len(),
+            spec.hidden,
+            model.precision(),
+            &self.device,
+        );
+        let (loss_t, state) = model.forward(inputs, targets, &self.progress.state, masks.as_deref());
+        let loss: f64 = loss_t.clone().into_scalar::<f64>();
         if !loss.is_finite() {
             self.model = Some(model);
             return Err(Error::NonFinite {
@@ -136,10 +177,10 @@ impl Trainer {
                 loss,
             });
         }
-        let grads = GradientsParams::from_grads(out.loss.backward(), &model);
+        let grads = GradientsParams::from_grads(loss_t.backward(), &model);
         self.model = Some(self.optim.step(self.learning_rate, model, grads));
         let pr = &mut self.progress;
-        pr.h = out.h_last.detach();
+        pr.state = state.detach();
         pr.smooth_loss = pr.smooth_loss * 0.999 + loss * 0.001;
         let step = Step {
             iter: pr.iter,
@@ -159,8 +200,13 @@ impl Trainer {
         self.progress = progress;
     }
 
-    /// The hidden state as host data [B,H].
-    pub fn hidden_data(&self) -> TensorData {
-        self.progress.h.clone().into_data()
+    /// The carried state as host data ([B,H] parts, in the network's order).
+    pub fn state_data(&self) -> Vec<TensorData> {
+        self.progress.state.to_data()
+    }
+
+    /// The run's precision (the model's).
+    pub fn precision(&self) -> Precision {
+        self.model().precision()
     }
 }

@@ -1,7 +1,9 @@
-//! Weights in and out of the program as safetensors, in the original's layout:
-//! Wxh [H,V], Whh [H,H], Why [V,H], bh [H,1], by [V,1], f32 or f64, with the
-//! vocabulary as a JSON list under the metadata key `vocab` (the layout of the
-//! numpy reference's fixtures, so numpy and PyTorch read it directly).
+//! Weights in and out of the program as safetensors, f32 or f64, with the
+//! vocabulary as a JSON list under the metadata key `vocab`. The original
+//! keeps its layout (Wxh [H,V], Whh [H,H], Why [V,H], bh [H,1], by [V,1], as
+//! the numpy reference's fixtures); every other network uses PyTorch's
+//! `state_dict` names (see [`crate::models::layout`]), so numpy and PyTorch
+//! read either directly.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -12,7 +14,8 @@ use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use crate::data::Vocab;
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
-use crate::model::{PARAM_NAMES, Weights};
+use crate::models::NamedWeights;
+use crate::models::rnn::{PARAM_NAMES, Weights};
 
 /// Serialises weights and vocabulary to safetensors bytes. `vocab` is the
 /// only metadata key: safetensors keeps metadata in a HashMap, so with more
@@ -21,6 +24,89 @@ pub fn to_bytes(weights: &Weights, vocab: &Vocab) -> Vec<u8> {
     let metadata = HashMap::from([("vocab".to_string(), vocab.to_json())]);
     let views = weights.named().map(|(name, data)| (name, view(data)));
     safetensors::serialize(views, Some(metadata)).expect("weights always serialise")
+}
+
+/// Serialises any network's weights (see [`to_bytes`] on the metadata).
+pub fn named_to_bytes(weights: &NamedWeights, vocab: &Vocab) -> Vec<u8> {
+    let metadata = HashMap::from([("vocab".to_string(), vocab.to_json())]);
+    let views: Vec<_> = weights
+        .named()
+        .into_iter()
+        .map(|(name, data)| (name, view(data)))
+        .collect();
+    safetensors::serialize(views, Some(metadata)).expect("weights always serialise")
+}
+
+/// Writes any network's weights atomically.
+pub fn save_named(path: &Path, weights: &NamedWeights, vocab: &Vocab) -> Result<()> {
+    write_atomic(path, &named_to_bytes(weights, vocab))
+}
+
+/// Reads every tensor of a weights file of either layout, with its
+/// vocabulary; [`crate::models::Network::load`] then checks them against the
+/// configured network.
+pub fn load_named(path: &Path) -> Result<(NamedWeights, Vocab)> {
+    let bytes = std::fs::read(path).map_err(|error| Error::Io {
+        path: path.to_path_buf(),
+        error,
+    })?;
+    named_from_bytes(&bytes).map_err(|message| Error::Weights {
+        path: path.to_path_buf(),
+        message,
+    })
+}
+
+/// Every tensor of safetensors bytes (f32 or f64, all of one dtype), in the
+/// file's order, and the vocabulary.
+pub fn named_from_bytes(bytes: &[u8]) -> std::result::Result<(NamedWeights, Vocab), String> {
+    let (tensors, vocab) = open(bytes)?;
+    let mut names: Vec<String> = tensors.names().into_iter().map(String::from).collect();
+    names.sort();
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        let t = tensors.tensor(&name).map_err(|e| format!("{name}: {e}"))?;
+        out.push((name.clone(), float_data(&name, &t)?));
+    }
+    if out.is_empty() {
+        return Err("the file holds no tensors".into());
+    }
+    let dtype = out[0].1.dtype();
+    if let Some((name, d)) = out.iter().find(|(_, d)| d.dtype() != dtype) {
+        return Err(format!(
+            "{name} is {:?} but {} is {dtype:?}",
+            d.dtype(),
+            out[0].0
+        ));
+    }
+    Ok((NamedWeights::new(out), vocab))
+}
+
+/// The parsed file and its `vocab` metadata.
+fn open(bytes: &[u8]) -> std::result::Result<(SafeTensors<'_>, Vocab), String> {
+    let (_, meta) =
+        SafeTensors::read_metadata(bytes).map_err(|e| format!("not a safetensors file ({e})"))?;
+    let tensors =
+        SafeTensors::deserialize(bytes).map_err(|e| format!("not a safetensors file ({e})"))?;
+    let vocab_json = meta
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get("vocab"))
+        .ok_or("no `vocab` in the safetensors metadata")?;
+    Ok((tensors, Vocab::from_json(vocab_json)?))
+}
+
+/// A float tensor's data, refusing other dtypes.
+fn float_data(name: &str, t: &TensorView<'_>) -> std::result::Result<TensorData, String> {
+    let dtype = match t.dtype() {
+        Dtype::F32 => DType::F32,
+        Dtype::F64 => DType::F64,
+        other => return Err(format!("{name} is {other:?}; expected F32 or F64")),
+    };
+    Ok(TensorData::from_bytes_vec(
+        t.data().to_vec(),
+        t.shape().to_vec(),
+        dtype,
+    ))
 }
 
 fn view(data: &TensorData) -> TensorView<'_> {
@@ -50,16 +136,7 @@ pub fn load(path: &Path) -> Result<(Weights, Vocab)> {
 
 /// Parses weights from safetensors bytes; the error says what is wrong.
 pub fn from_bytes(bytes: &[u8]) -> std::result::Result<(Weights, Vocab), String> {
-    let (_, meta) =
-        SafeTensors::read_metadata(bytes).map_err(|e| format!("not a safetensors file ({e})"))?;
-    let tensors =
-        SafeTensors::deserialize(bytes).map_err(|e| format!("not a safetensors file ({e})"))?;
-    let vocab_json = meta
-        .metadata()
-        .as_ref()
-        .and_then(|m| m.get("vocab"))
-        .ok_or("no `vocab` in the safetensors metadata")?;
-    let vocab = Vocab::from_json(vocab_json)?;
+    let (tensors, vocab) = open(bytes)?;
     let read = |name: &str| -> std::result::Result<TensorData, String> {
         let t = tensors.tensor(name).map_err(|_| {
             format!(
@@ -67,16 +144,7 @@ pub fn from_bytes(bytes: &[u8]) -> std::result::Result<(Weights, Vocab), String>
                 PARAM_NAMES.join(", ")
             )
         })?;
-        let dtype = match t.dtype() {
-            Dtype::F32 => DType::F32,
-            Dtype::F64 => DType::F64,
-            other => return Err(format!("{name} is {other:?}; expected F32 or F64")),
-        };
-        Ok(TensorData::from_bytes_vec(
-            t.data().to_vec(),
-            t.shape().to_vec(),
-            dtype,
-        ))
+        float_data(name, &t)
     };
     let w = Weights {
         wxh: read("Wxh")?,
@@ -107,7 +175,7 @@ pub fn from_bytes(bytes: &[u8]) -> std::result::Result<(Weights, Vocab), String>
 mod tests {
     use super::*;
     use crate::Precision;
-    use crate::model::RnnConfig;
+    use crate::models::rnn::RnnConfig;
 
     fn bytes_of(named: Vec<(&str, TensorData)>, vocab: &Vocab) -> Vec<u8> {
         let views: Vec<_> = named.iter().map(|(n, d)| (*n, view(d))).collect();
@@ -133,7 +201,7 @@ mod tests {
 
         let mut named: Vec<(&str, TensorData)> =
             w.named().iter().map(|(n, d)| (*n, (*d).clone())).collect();
-        named[2].1 = crate::model::transpose(&named[2].1); // Why given as [H,V]
+        named[2].1 = crate::models::rnn::transpose(&named[2].1); // Why given as [H,V]
         let e = from_bytes(&bytes_of(named, &vocab)).unwrap_err();
         assert!(e.contains("Why has shape [5, 3]; expected [3, 5]"), "{e}");
 

@@ -6,15 +6,19 @@ use std::time::Instant;
 
 use anyhow::Result;
 
-use crate::cli::TrainArgs;
+use crate::cli::{BenchArgs, TrainArgs};
 use crate::run::setup;
 
 /// Iterations run before timing starts (allocator and caches settle).
 const WARMUP: u64 = 20;
 
-pub fn run(args: &TrainArgs) -> Result<i32> {
-    let mut args = args.clone();
-    args.iterations.get_or_insert(2000);
+pub fn run(args: &BenchArgs) -> Result<i32> {
+    let args = TrainArgs {
+        model: args.model.clone(),
+        optim: args.optim.clone(),
+        iterations: Some(args.iterations.unwrap_or(2000)),
+        ..Default::default()
+    };
     let mut s = setup(&args)?;
     let c = s.config.clone();
     let total = c.iterations.max(1);
@@ -31,12 +35,25 @@ pub fn run(args: &TrainArgs) -> Result<i32> {
     let chars = (c.seq_length * c.batch_size) as f64 * timed as f64 / secs;
     let peak_mb = peak_rss_mb();
     println!(
-        "backend {} {} B {} H {} T {}: {ms:.4} ms/iter, {chars:.0} chars/s, peak memory {peak_mb:.1} MB ({timed} timed iterations)",
-        c.backend, c.precision, c.batch_size, c.hidden_size, c.seq_length
+        "{} backend {} {} B {} H {} T {}: {ms:.4} ms/iter, {chars:.0} chars/s, peak memory {peak_mb:.1} MB ({timed} timed iterations)",
+        s.trainer.model().spec().describe(),
+        c.backend,
+        c.precision,
+        c.batch_size,
+        c.hidden_size,
+        c.seq_length
     );
     println!(
-        "BENCH backend={} precision={} batch={} hidden={} seq={} iters={timed} ms_per_iter={ms:.6} chars_per_s={chars:.1} peak_rss_mb={peak_mb:.1}",
-        c.backend, c.precision, c.batch_size, c.hidden_size, c.seq_length
+        "BENCH model={} layers={} dropout={} optimizer={} backend={} precision={} batch={} hidden={} seq={} iters={timed} ms_per_iter={ms:.6} chars_per_s={chars:.1} peak_rss_mb={peak_mb:.1}",
+        c.model,
+        c.layers,
+        c.dropout,
+        c.optimizer,
+        c.backend,
+        c.precision,
+        c.batch_size,
+        c.hidden_size,
+        c.seq_length
     );
     Ok(0)
 }

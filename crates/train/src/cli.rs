@@ -1,4 +1,5 @@
-//! Command-line arguments. Training flags override the config file's keys.
+//! Command-line arguments. Flags override the config file's keys; each
+//! subcommand takes only the flags it uses, and every flag says its default.
 
 use std::path::PathBuf;
 
@@ -8,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 #[command(
     name = "train",
     version,
-    about = "min-char-rnn on Burn: train a character-level RNN, sample from it, check its gradients",
+    about = "min-char-rnn on Burn and past it: train a character-level RNN, LSTM or GRU, sample from it, check its gradients",
     args_conflicts_with_subcommands = true,
     after_help = backends_help()
 )]
@@ -30,83 +31,130 @@ fn backends_help() -> String {
 pub enum Command {
     /// Train (the default when no subcommand is given).
     Train(TrainArgs),
-    /// Check autodiff's gradients against the hand-written backward and finite differences (f64).
-    Gradcheck(TrainArgs),
-    /// Sample text from a checkpoint or a weights.safetensors file.
+    /// Check autodiff's gradients against finite differences (and the hand-written backward for the original), in f64.
+    Gradcheck(ModelArgs),
+    /// Sample text from a run directory, a checkpoint or a weights.safetensors file.
     Sample(SampleArgs),
     /// Time training iterations without writing files.
-    Bench(TrainArgs),
+    Bench(BenchArgs),
+}
+
+/// What the network is and what it reads: shared by every subcommand that builds one.
+#[derive(Args, Debug, Default, Clone)]
+pub struct ModelArgs {
+    /// Config file: a path, or a file name in configs/ [default: none, the original's settings]
+    #[arg(long)]
+    pub config: Option<String>,
+    /// Training text, UTF-8 [default: data/tinyshakespeare.txt]
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Seeds the initial weights, the sampler and the dropout masks [default: 1]
+    #[arg(long, allow_negative_numbers = true)]
+    pub seed: Option<u64>,
+    /// Network: rnn (min-char-rnn when one layer), lstm or gru [default: rnn]
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Stacked recurrent layers [default: 1]
+    #[arg(long, allow_negative_numbers = true)]
+    pub layers: Option<usize>,
+    /// Hidden units per layer [default: 100]
+    #[arg(long, allow_negative_numbers = true)]
+    pub hidden_size: Option<usize>,
+    /// Probability of dropping each layer's outputs while training, in [0, 1) [default: 0]
+    #[arg(long, allow_negative_numbers = true)]
+    pub dropout: Option<f64>,
+    /// Characters per chunk (steps of backprop through time) [default: 25]
+    #[arg(long, allow_negative_numbers = true)]
+    pub seq_length: Option<usize>,
+    /// Parallel streams [default: 1, the original]
+    #[arg(long, allow_negative_numbers = true)]
+    pub batch_size: Option<usize>,
+    /// Backend (see the list below) [default: flex]
+    #[arg(long)]
+    pub backend: Option<String>,
+    /// Start from these weights (safetensors: min-char-rnn's or PyTorch's layout) [default: random]
+    #[arg(long)]
+    pub init_weights: Option<PathBuf>,
+}
+
+/// How the network learns.
+#[derive(Args, Debug, Default, Clone)]
+pub struct OptimArgs {
+    /// Optimizer: adagrad (the original's), sgd, rmsprop or adam [default: adagrad]
+    #[arg(long)]
+    pub optimizer: Option<String>,
+    /// Learning rate [default: 0.1]
+    #[arg(long, allow_negative_numbers = true)]
+    pub learning_rate: Option<f64>,
+    /// Clamp every gradient elementwise to [-clip, clip] [default: 5]
+    #[arg(long, allow_negative_numbers = true)]
+    pub clip: Option<f64>,
+    /// f32 or f64 [default: f32]
+    #[arg(long)]
+    pub precision: Option<String>,
 }
 
 #[derive(Args, Debug, Default, Clone)]
 pub struct TrainArgs {
-    /// Config file: a path, or a file name in configs/.
-    #[arg(long)]
-    pub config: Option<String>,
-    /// Training text (UTF-8).
-    #[arg(long)]
-    pub data: Option<PathBuf>,
-    /// Iterations in total (0 = until Ctrl-C).
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub optim: OptimArgs,
+    /// Iterations in total; 0 trains until Ctrl-C [default: 0]
     #[arg(long, allow_negative_numbers = true)]
     pub iterations: Option<u64>,
-    #[arg(long, allow_negative_numbers = true)]
-    pub seed: Option<u64>,
-    #[arg(long, allow_negative_numbers = true)]
-    pub hidden_size: Option<usize>,
-    #[arg(long, allow_negative_numbers = true)]
-    pub seq_length: Option<usize>,
-    #[arg(long, allow_negative_numbers = true)]
-    pub learning_rate: Option<f64>,
-    /// Clamp gradients elementwise to [-clip, clip].
-    #[arg(long, allow_negative_numbers = true)]
-    pub clip: Option<f64>,
-    /// f32 or f64.
-    #[arg(long)]
-    pub precision: Option<String>,
-    /// Backend (see the list below).
-    #[arg(long)]
-    pub backend: Option<String>,
-    /// Parallel streams.
-    #[arg(long, allow_negative_numbers = true)]
-    pub batch_size: Option<usize>,
-    /// Start from these weights (safetensors, the original's layout).
-    #[arg(long)]
-    pub init_weights: Option<PathBuf>,
-    /// Where config.toml, metrics.csv, checkpoints and weights go (default runs/<config name>).
+    /// Where config.toml, metrics.csv, checkpoints and weights go [default: runs/<config name>]
     #[arg(long)]
     pub out_dir: Option<PathBuf>,
+    /// Print a sample every this many iterations; 0 never [default: 100]
     #[arg(long, allow_negative_numbers = true)]
     pub sample_every: Option<u64>,
+    /// Characters per printed sample [default: 200]
     #[arg(long, allow_negative_numbers = true)]
     pub sample_length: Option<usize>,
+    /// Print `iter n, loss: x` every this many iterations; 0 never [default: 100]
     #[arg(long, allow_negative_numbers = true)]
     pub print_every: Option<u64>,
+    /// Write a checkpoint every this many iterations; 0 only at the end [default: 1000]
     #[arg(long, allow_negative_numbers = true)]
     pub checkpoint_every: Option<u64>,
-    /// Continue the run stored in this directory.
+    /// Continue the run stored in this directory
     #[arg(long)]
     pub resume: Option<PathBuf>,
-    /// Start a fresh run even if the output directory already holds one.
+    /// Start a fresh run even if the output directory already holds one
     #[arg(long)]
     pub force: bool,
 }
 
+#[derive(Args, Debug, Default, Clone)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub optim: OptimArgs,
+    /// Iterations to run, the first 20 untimed [default: 2000]
+    #[arg(long, allow_negative_numbers = true)]
+    pub iterations: Option<u64>,
+}
+
 #[derive(Args, Debug)]
 pub struct SampleArgs {
-    /// A run directory (its checkpoint), a checkpoint file, or a weights.safetensors file.
+    /// A run directory (its checkpoint), a checkpoint file, or a weights.safetensors file of either layout
     #[arg(long)]
     pub checkpoint: PathBuf,
+    /// Characters to draw
     #[arg(long, default_value_t = 200, allow_negative_numbers = true)]
     pub length: i64,
-    /// 1 = the original's sampler; 0 = always the most likely char.
+    /// 1 = the original's sampler; 0 = always the most likely char
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     pub temperature: f64,
-    /// Text to run through the model first (printed, then continued).
+    /// Text to run through the model first (printed, then continued) [default: none]
     #[arg(long)]
     pub prime: Option<String>,
+    /// Seeds the draws
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Backend to sample on.
+    /// Backend to sample on [default: the run's, else flex]
     #[arg(long)]
     pub backend: Option<String>,
 }

@@ -1,11 +1,17 @@
 //! `train gradcheck`: the gradient check on the config's first chunk, in f64,
-//! one row per parameter; exit 0 when every row is within tolerance.
+//! one row per parameter; exit 0 when every row is within tolerance. The
+//! original (model rnn, one layer, no dropout) is also checked against its
+//! hand-written backward; every other network against finite differences,
+//! with the dropout masks of the first chunk held fixed.
 
 use anyhow::Result;
 use charrnn::Precision;
 use charrnn::data::{Streams, Text};
-use charrnn::gradcheck::{FD_ABS_TOL, FD_REL_TOL, MANUAL_REL_TOL, check, format};
-use charrnn::model::{RnnConfig, Weights};
+use charrnn::dropout::Dropout;
+use charrnn::gradcheck::{
+    Case, FD_ABS_TOL, FD_REL_TOL, MANUAL_REL_TOL, check, check_network, format,
+};
+use charrnn::models::layout;
 
 use crate::backend;
 use crate::cli::TrainArgs;
@@ -19,30 +25,52 @@ pub fn run(args: &TrainArgs) -> Result<i32> {
     let device = backend::device(&c.backend, Precision::F64)?;
     let text = Text::load(&c.data)?;
     let streams = Streams::new(text.len(), c.seq_length, c.batch_size, &c.data)?;
-    let config = RnnConfig::new(text.vocab.len()).with_hidden_size(c.hidden_size);
-    let weights = match &c.init_weights {
-        Some(path) => charrnn::weights::load(path)?.0.cast(Precision::F64),
-        None => Weights::random(&config, c.seed, Precision::F64),
+    let spec = c.spec(text.vocab.len());
+    let (spec, weights) = match &c.init_weights {
+        Some(path) => {
+            let (w, _) = charrnn::weights::load_named(path)?;
+            layout::conform(&w.cast(Precision::F64), &spec)
+                .map_err(|m| anyhow::anyhow!("{}: {m}", path.display()))?
+        }
+        None => (spec, layout::random(&spec, c.seed, Precision::F64)),
     };
     let chunk = streams.chunk(&text.ids, 0);
-    let h0 = Precision::F64.data(
-        vec![0.0; c.batch_size * c.hidden_size],
-        [c.batch_size, c.hidden_size],
-    );
+    let zero = || Precision::F64.data(vec![0.0; c.batch_size * c.hidden_size], [c.batch_size, c.hidden_size]);
     println!(
-        "gradient check: backend {}, f64, H {}, V {}, T {}, B {}, first chunk of {}",
+        "gradient check: backend {}, f64, {}, dropout {}, T {}, B {}, first chunk of {}",
         c.backend,
-        c.hidden_size,
-        text.vocab.len(),
+        spec.describe(),
+        c.dropout,
         c.seq_length,
         c.batch_size,
         c.data.display()
     );
+    let with_manual = spec.is_original() && c.dropout == 0.0;
+    if with_manual {
+        println!(
+            "ad-manual: max |autodiff - hand-written backward| (rel: / max |gradient|, tolerance {MANUAL_REL_TOL:e})"
+        );
+    }
     println!(
-        "ad-manual: max |autodiff - hand-written backward| (rel: / max |gradient|, tolerance {MANUAL_REL_TOL:e})\n\
-         fd: autodiff vs central finite differences on n entries (rel where |g| >= 1e-4, tolerance {FD_REL_TOL:e}; abs elsewhere, tolerance {FD_ABS_TOL:e})\n"
+        "fd: autodiff vs central finite differences on n entries (rel where |g| >= 1e-4, tolerance {FD_REL_TOL:e}; abs elsewhere, tolerance {FD_ABS_TOL:e})\n"
     );
-    let rows = check(&weights, &chunk, &h0, SAMPLES, c.seed, &device);
+    let rows = if with_manual {
+        let w = layout::named_to_original(&weights);
+        check(&w, &chunk, &zero(), SAMPLES, c.seed, &device)
+    } else {
+        let plain = device.clone();
+        let masks = Dropout::new(c.dropout, c.seed)
+            .masks(spec.layers, chunk.inputs.len(), spec.hidden, Precision::F64, &plain)
+            .map(|m| m.into_iter().map(|t| t.into_data()).collect::<Vec<_>>());
+        let parts = spec.state_names().len();
+        let state: Vec<_> = (0..parts).map(|_| zero()).collect();
+        let case = Case {
+            chunk: &chunk,
+            state: &state,
+            masks: masks.as_deref(),
+        };
+        check_network(&spec, &weights, &case, SAMPLES, c.seed, &device)
+    };
     print!("{}", format(&rows));
     let ok = rows.iter().all(|r| r.passes());
     println!(

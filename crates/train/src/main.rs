@@ -38,7 +38,10 @@ fn main() {
     let result = match cli.command {
         None => run::train(&cli.train),
         Some(Command::Train(args)) => run::train(&args),
-        Some(Command::Gradcheck(args)) => gradcheck::run(&args),
+        Some(Command::Gradcheck(args)) => gradcheck::run(&cli::TrainArgs {
+            model: args,
+            ..Default::default()
+        }),
         Some(Command::Sample(args)) => sample::run(&args),
         Some(Command::Bench(args)) => bench::run(&args),
     };

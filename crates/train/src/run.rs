@@ -10,13 +10,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use burn::tensor::Tensor;
 use charrnn::checkpoint::{self, Checkpoint};
 use charrnn::config::TrainConfig;
 use charrnn::data::{Streams, Text};
 use charrnn::fsutil::write_atomic;
-use charrnn::model::{Rnn, RnnConfig};
-use charrnn::optim::ClampedAdagrad;
+use charrnn::models::{Network, State};
 use charrnn::train::{Progress, Trainer};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -56,6 +54,7 @@ pub fn setup(args: &TrainArgs) -> Result<Setup> {
         &config.data,
     )?;
     let device = &backend::device(&config.backend, config.precision)?.autodiff();
+    let spec = config.spec(text.vocab.len());
     let model = match (&saved, &config.init_weights) {
         (Some(ck), _) => {
             if ck.vocab != text.vocab {
@@ -66,10 +65,11 @@ pub fn setup(args: &TrainArgs) -> Result<Setup> {
                     text.vocab.len()
                 );
             }
-            Rnn::from_weights(&ck.weights, device)
+            Network::load(&spec, &ck.weights, device)
+                .map_err(|m| anyhow::anyhow!("checkpoint: {m}"))?
         }
         (None, Some(path)) => {
-            let (w, vocab) = charrnn::weights::load(path)?;
+            let (w, vocab) = charrnn::weights::load_named(path)?;
             if vocab != text.vocab {
                 bail!(
                     "{}: its vocabulary ({} chars) is not {}'s ({} chars)",
@@ -79,45 +79,38 @@ pub fn setup(args: &TrainArgs) -> Result<Setup> {
                     text.vocab.len()
                 );
             }
-            let (_, h) = w.sizes();
-            if h != config.hidden_size {
-                bail!(
-                    "{}: hidden size {h} does not match hidden_size = {}",
-                    path.display(),
-                    config.hidden_size
-                );
-            }
-            Rnn::from_weights(&w.cast(config.precision), device)
+            Network::load(&spec, &w.cast(config.precision), device)
+                .map_err(|m| anyhow::anyhow!("{}: {m}", path.display()))?
         }
-        (None, None) => RnnConfig::new(text.vocab.len())
-            .with_hidden_size(config.hidden_size)
-            .init(config.seed, config.precision, device),
+        (None, None) => Network::init(&spec, config.seed, config.precision, device),
     };
     let ids = text.ids.clone(); // an Arc: the text is not copied
-    let mut trainer = Trainer::new(
+    let optimizer = config.optimizer_settings();
+    let mut trainer = Trainer::with_options(
         model,
+        &optimizer,
+        config.dropout,
         ids,
         streams,
         config.learning_rate,
-        config.clip,
         config.seed,
         device,
     );
     let resumed_from = saved.as_ref().map(|ck| ck.iter);
     if let Some(ck) = saved {
-        let optim = ClampedAdagrad::new(config.clip)
+        let optim = optimizer
             .init()
             .from_bytes(ck.optimizer_bytes())
             .map_err(|e| anyhow::anyhow!("checkpoint: optimizer state is corrupt ({e:?})"))?;
-        let h = Tensor::<2>::from_data(ck.h.clone(), (device, ck.h.dtype()));
         trainer.restore(
             optim,
             Progress {
                 iter: ck.iter,
                 p: ck.p,
                 smooth_loss: ck.smooth_loss,
-                h,
+                state: State::from_data(&ck.state, device),
                 rng: ck.rng.clone(),
+                dropout: ck.dropout(),
             },
         );
     }
@@ -166,14 +159,21 @@ pub fn train(args: &TrainArgs) -> Result<i32> {
     let c = s.config.clone();
     let chars_per_iter = (c.seq_length * c.batch_size) as f64;
     println!(
-        "data has {} characters, {} unique. backend {}, {}, H {}, T {}, B {}, lr {}",
+        "data has {} characters, {} unique. {}{}, backend {}, {}, H {}, T {}, B {}, {} lr {}",
         s.text.len(),
         s.text.vocab.len(),
+        s.trainer.model().spec().describe(),
+        if c.dropout > 0.0 {
+            format!(", dropout {}", c.dropout)
+        } else {
+            String::new()
+        },
         c.backend,
         c.precision,
         c.hidden_size,
         c.seq_length,
         c.batch_size,
+        c.optimizer,
         c.learning_rate
     );
     if let Some(n) = s.resumed_from {
@@ -272,8 +272,9 @@ fn save(s: &Setup, dir: &Path, metrics: &mut Metrics) -> Result<()> {
         iter: t.progress.iter,
         p: t.progress.p,
         smooth_loss: t.progress.smooth_loss,
-        h: t.hidden_data(),
+        state: t.state_data(),
         rng: t.progress.rng.clone(),
+        dropout_rng: t.progress.dropout.rng.clone(),
         optimizer: t
             .optim
             .into_bytes()
@@ -281,7 +282,7 @@ fn save(s: &Setup, dir: &Path, metrics: &mut Metrics) -> Result<()> {
             .to_vec(),
     };
     ck.save(dir)?;
-    charrnn::weights::save(&dir.join("weights.safetensors"), &ck.weights, &s.text.vocab)?;
+    charrnn::weights::save_named(&dir.join("weights.safetensors"), &ck.weights, &s.text.vocab)?;
     Ok(())
 }
 

@@ -6,7 +6,8 @@ use std::path::Path;
 
 use anyhow::{Result, bail};
 use charrnn::checkpoint::Checkpoint;
-use charrnn::model::Rnn;
+use charrnn::data::Vocab;
+use charrnn::models::{ModelSpec, NamedWeights, Network, layout};
 use charrnn::sample::{advance, sample};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -27,10 +28,11 @@ pub fn run(a: &SampleArgs) -> Result<i32> {
             a.temperature
         );
     }
-    let (weights, vocab, saved_backend) = load(&a.checkpoint)?;
+    let (weights, spec, vocab, saved_backend) = load(&a.checkpoint)?;
     let name = a.backend.clone().unwrap_or(saved_backend);
     let device = backend::device(&name, weights.precision())?;
-    let model = Rnn::from_weights(&weights, &device);
+    let model = Network::load(&spec, &weights, &device)
+        .map_err(|m| anyhow::anyhow!("{}: {m}", a.checkpoint.display()))?;
     let prime = a.prime.clone().unwrap_or_default();
     let ids = match vocab.encode(&prime) {
         Ok(ids) => ids,
@@ -48,13 +50,13 @@ pub fn run(a: &SampleArgs) -> Result<i32> {
         Some((last, rest)) => (rest.to_vec(), *last),
         None => (Vec::new(), vocab.id('\n').unwrap_or(0)),
     };
-    let h = advance(&model, model.zero_state(1), &feed);
+    let state = advance(&model, model.zero_state(1), &feed);
     let mut rng = ChaCha8Rng::seed_from_u64(a.seed);
     let mut out = std::io::stdout().lock();
     write!(out, "{prime}")?;
     sample(
         &model,
-        h,
+        state,
         seed,
         a.length as usize,
         a.temperature,
@@ -68,9 +70,9 @@ pub fn run(a: &SampleArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// Weights, vocabulary and backend from a run directory, checkpoint file or
-/// weights file.
-fn load(path: &Path) -> Result<(charrnn::model::Weights, charrnn::data::Vocab, String)> {
+/// Weights, the network they are, vocabulary and backend from a run
+/// directory, a checkpoint file or a weights file of either layout.
+fn load(path: &Path) -> Result<(NamedWeights, ModelSpec, Vocab, String)> {
     if !path.exists() {
         bail!("--checkpoint {}: no such file or directory", path.display());
     }
@@ -79,8 +81,17 @@ fn load(path: &Path) -> Result<(charrnn::model::Weights, charrnn::data::Vocab, S
             .file_name()
             .is_some_and(|n| n != charrnn::checkpoint::FILE_NAME);
     if is_weights {
-        let (w, v) = charrnn::weights::load(path)?;
-        return Ok((w, v, backend::COMPILED[0].to_string()));
+        let (w, v) = charrnn::weights::load_named(path)?;
+        let spec = layout::infer(&w).map_err(|m| anyhow::anyhow!("{}: {m}", path.display()))?;
+        if spec.vocab != v.len() {
+            bail!(
+                "{}: its vocabulary has {} chars but its tensors are for {}",
+                path.display(),
+                v.len(),
+                spec.vocab
+            );
+        }
+        return Ok((w, spec, v, backend::COMPILED[0].to_string()));
     }
     let ck = Checkpoint::load(path)?;
     let backend = if backend::COMPILED.contains(&ck.backend.as_str()) {
@@ -88,5 +99,6 @@ fn load(path: &Path) -> Result<(charrnn::model::Weights, charrnn::data::Vocab, S
     } else {
         backend::COMPILED[0].to_string()
     };
-    Ok((ck.weights, ck.vocab, backend))
+    let spec = ck.config.spec(ck.vocab.len());
+    Ok((ck.weights, spec, ck.vocab, backend))
 }

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use charrnn::Precision;
 use charrnn::config::TrainConfig;
+use charrnn::models::ModelKind;
+use charrnn::optim::OptimizerKind;
 
 use crate::cli::TrainArgs;
 
@@ -32,7 +34,8 @@ pub fn find_config(name: &str) -> Result<PathBuf> {
 
 /// The config file's name without extension ("tiny" for configs/tiny.toml).
 pub fn config_name(args: &TrainArgs) -> String {
-    args.config
+    args.model
+        .config
         .as_deref()
         .map(|c| {
             Path::new(c)
@@ -46,7 +49,7 @@ pub fn config_name(args: &TrainArgs) -> String {
 
 /// Defaults, then `--config`, then flags.
 pub fn resolve(args: &TrainArgs) -> Result<TrainConfig> {
-    let mut c = match &args.config {
+    let mut c = match &args.model.config {
         Some(name) => TrainConfig::load(&find_config(name)?)?,
         None => TrainConfig::default(),
     };
@@ -58,24 +61,26 @@ pub fn resolve(args: &TrainArgs) -> Result<TrainConfig> {
 /// Flags override the config's keys.
 pub fn apply_flags(c: &mut TrainConfig, a: &TrainArgs) -> Result<()> {
     macro_rules! set {
-        ($($field:ident),*) => { $( if let Some(v) = a.$field.clone() { c.$field = v; } )* };
+        ($args:expr => $($field:ident),*) => { $( if let Some(v) = $args.$field.clone() { c.$field = v; } )* };
     }
-    set!(
-        data,
-        iterations,
-        seed,
-        hidden_size,
-        seq_length,
-        learning_rate,
-        clip,
-        backend,
-        batch_size
-    );
-    set!(sample_every, sample_length, print_every, checkpoint_every);
-    if let Some(p) = &a.precision {
+    let (m, o) = (&a.model, &a.optim);
+    set!(m => data, seed, hidden_size, seq_length, backend, batch_size, layers, dropout);
+    set!(o => learning_rate, clip);
+    set!(a => iterations, sample_every, sample_length, print_every, checkpoint_every);
+    if let Some(p) = &o.precision {
         c.precision = parse_precision(p)?;
     }
-    if let Some(w) = &a.init_weights {
+    if let Some(name) = &m.model {
+        c.model = ModelKind::parse(name).with_context(|| {
+            format!("invalid value for --model: `{name}` (expected rnn, lstm or gru)")
+        })?;
+    }
+    if let Some(name) = &o.optimizer {
+        c.optimizer = OptimizerKind::parse(name).with_context(|| {
+            format!("invalid value for --optimizer: `{name}` (expected adagrad, sgd, rmsprop or adam)")
+        })?;
+    }
+    if let Some(w) = &m.init_weights {
         c.init_weights = Some(w.clone());
     }
     Ok(())
@@ -99,14 +104,17 @@ pub fn refuse_conflicts(saved: &TrainConfig, a: &TrainArgs) -> Result<()> {
         }
     };
     macro_rules! same {
-        ($($field:ident => $flag:literal),*) => {
-            $( check($flag, a.$field.as_ref().map(|v| v.to_string()), saved.$field.to_string()); )*
+        ($args:ident: $($field:ident => $flag:literal),*) => {
+            $( check($flag, $args.$field.as_ref().map(|v| v.to_string()), saved.$field.to_string()); )*
         };
     }
-    same!(hidden_size => "hidden-size", seq_length => "seq-length", batch_size => "batch-size");
-    same!(precision => "precision", learning_rate => "learning-rate", clip => "clip");
-    same!(seed => "seed", backend => "backend");
-    if a.init_weights.is_some() {
+    let (m, o) = (&a.model, &a.optim);
+    same!(m: hidden_size => "hidden-size", seq_length => "seq-length", batch_size => "batch-size");
+    same!(o: precision => "precision", learning_rate => "learning-rate", clip => "clip");
+    same!(m: seed => "seed", backend => "backend", model => "model", layers => "layers");
+    same!(m: dropout => "dropout");
+    same!(o: optimizer => "optimizer");
+    if m.init_weights.is_some() {
         conflicts.push("--init-weights (a resumed run continues from its checkpoint)".into());
     }
     if !conflicts.is_empty() {

@@ -1,4 +1,4 @@
-//! Adagrad with clamp-by-value, exactly the original's update, as a Burn
+//! min-char-rnn's Adagrad with clamp-by-value, exactly the original's update, as a Burn
 //! [`Optimizer`] so that [`ModuleOptimizer`] drives it and saves its state:
 //!
 //!   g   = clamp(grad, −clip, clip)

@@ -1,4 +1,4 @@
-//! The vanilla tanh RNN as a Burn module: parameters, initialisation, and the
+//! min-char-rnn's vanilla tanh RNN as a Burn module: parameters, initialisation, and the
 //! forward pass over one chunk that autodiff differentiates.
 //!
 //! The math is the original's, for B streams at once (B = 1 is the original):
@@ -15,12 +15,12 @@
 
 use burn::config::Config;
 use burn::module::{Module, Param, ParamId};
-use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
+use super::loss::chunk_loss;
 use crate::Precision;
 
 /// Sizes of the network; `init` builds it.
@@ -230,6 +230,18 @@ impl Rnn {
         targets: Tensor<2, Int>,
         h0: Tensor<2>,
     ) -> ChunkOutput {
+        self.forward_masked(inputs, targets, h0, None)
+    }
+
+    /// The forward with a dropout mask [T*B,H] on the hidden states before
+    /// the output projection (training with dropout; None is the original).
+    pub fn forward_masked(
+        &self,
+        inputs: Tensor<1, Int>,
+        targets: Tensor<2, Int>,
+        h0: Tensor<2>,
+        mask: Option<Tensor<2>>,
+    ) -> ChunkOutput {
         let [b, _] = h0.dims();
         let steps = inputs.dims()[0] / b;
         // Wxh·x_t + bh for every step at once: a row gather, no one-hot product.
@@ -242,17 +254,12 @@ impl Rnn {
             h = (xh.clone().narrow(0, t * b, b) + h.matmul(whh.clone())).tanh(); // [B,H]
             hs.push(h.clone());
         }
-        let h_all = Tensor::cat(hs, 0); // [T*B,H]
+        let mut h_all = Tensor::cat(hs, 0); // [T*B,H]
+        if let Some(mask) = mask {
+            h_all = h_all * mask;
+        }
         let logits = h_all.matmul(self.why.val()) + self.by.val(); // [T*B,V]
-        let nll = log_softmax(logits, 1).gather(1, targets).neg(); // [T*B,1]
-        let sum = nll.sum(); // [1]
-        // mul_scalar, not div_scalar: Burn 0.22's div_scalar backward computes
-        // 1/B in f32, which would cost f64 runs 8 digits.
-        let loss = if b == 1 {
-            sum
-        } else {
-            sum.mul_scalar(1.0 / b as f64)
-        };
+        let loss = chunk_loss(logits, targets, b); // [1]
         ChunkOutput { loss, h_last: h }
     }
 

@@ -1,0 +1,63 @@
+//! One recurrent layer's parameters in PyTorch's meaning (`weight_ih_l{k}`,
+//! `weight_hh_l{k}`, `bias_ih_l{k}`, `bias_hh_l{k}`), stored transposed for
+//! the row-vector convention ([B,H] states), and the work every cell shares:
+//! the input projection of all T·B rows at once.
+//!
+//! G = gate blocks (1 tanh RNN, 3 GRU, 4 LSTM), I = the layer's input width
+//! (V for layer 0, whose input is the one-hot char, H above).
+
+use burn::module::{Module, Param};
+use burn::tensor::{DType, Int, Tensor};
+
+#[derive(Module, Debug)]
+pub struct Layer {
+    /// weight_ihᵀ [I, G·H]
+    pub w_ih: Param<Tensor<2>>,
+    /// weight_hhᵀ [H, G·H]
+    pub w_hh: Param<Tensor<2>>,
+    /// bias_ih [1, G·H]
+    pub b_ih: Param<Tensor<2>>,
+    /// bias_hh [1, G·H]
+    pub b_hh: Param<Tensor<2>>,
+}
+
+/// What a layer reads: char ids (layer 0) or the layer below's outputs.
+pub enum LayerInput {
+    /// [N] ids: x·W_ihᵀ of a one-hot x is a row of W_ihᵀ, so a gather.
+    Ids(Tensor<1, Int>),
+    /// [N, H] activations.
+    Rows(Tensor<2>),
+}
+
+impl Layer {
+    /// x·W_ihᵀ + b_ih for all N = T·B rows at once: [N, G·H].
+    pub fn project(&self, input: LayerInput) -> Tensor<2> {
+        let xw = match input {
+            LayerInput::Ids(ids) => self.w_ih.val().select(0, ids),
+            LayerInput::Rows(x) => x.matmul(self.w_ih.val()),
+        };
+        xw + self.b_ih.val()
+    }
+
+    /// h·W_hhᵀ + b_hh: [B, G·H].
+    pub fn recur(&self, h: Tensor<2>) -> Tensor<2> {
+        h.matmul(self.w_hh.val()) + self.b_hh.val()
+    }
+
+    /// H
+    pub fn hidden(&self) -> usize {
+        self.w_hh.val().dims()[0]
+    }
+}
+
+/// σ(x), exact in f64 on every backend. Burn 0.22.1's default `sigmoid`
+/// (which ndarray uses) computes in f32 whatever the dtype, which costs f64
+/// runs eight digits against PyTorch; σ(x) = ½ + ½·tanh(x/2) is exact and
+/// stable. f32 keeps Burn's own op (one autodiff node).
+pub fn sigmoid(x: Tensor<2>) -> Tensor<2> {
+    if x.dtype() == DType::F64 {
+        x.mul_scalar(0.5).tanh().mul_scalar(0.5).add_scalar(0.5)
+    } else {
+        burn::tensor::activation::sigmoid(x)
+    }
+}

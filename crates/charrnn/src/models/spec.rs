@@ -1,0 +1,147 @@
+//! What a network is: its cell kind, depth and sizes. The configuration says
+//! it, a weights file implies it, and the two are compared by this type.
+
+use serde::{Deserialize, Serialize};
+
+/// The recurrent cell. `Rnn` is the tanh RNN: with one layer and no dropout
+/// it is min-char-rnn itself; stacked or with dropout it is PyTorch's `nn.RNN`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    #[default]
+    Rnn,
+    Lstm,
+    Gru,
+}
+
+impl ModelKind {
+    pub const ALL: [ModelKind; 3] = [ModelKind::Rnn, ModelKind::Lstm, ModelKind::Gru];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Rnn => "rnn",
+            ModelKind::Lstm => "lstm",
+            ModelKind::Gru => "gru",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == s)
+    }
+
+    /// G: gate blocks stacked in PyTorch's weight matrices (rows G·H).
+    pub fn gates(self) -> usize {
+        match self {
+            ModelKind::Rnn => 1,
+            ModelKind::Lstm => 4,
+            ModelKind::Gru => 3,
+        }
+    }
+
+    /// The kind whose weight matrices have G gate blocks.
+    pub fn from_gates(g: usize) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.gates() == g)
+    }
+
+    /// Tensors of state each layer carries: h, and c for the LSTM.
+    pub fn state_parts(self) -> &'static [&'static str] {
+        match self {
+            ModelKind::Lstm => &["h", "c"],
+            _ => &["h"],
+        }
+    }
+}
+
+impl std::fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Which parameters a network has, and so how its weights file is laid out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// min-char-rnn's five tensors `Wxh … by` (model rnn, one layer).
+    Original,
+    /// PyTorch's `nn.RNN`/`nn.LSTM`/`nn.GRU` + `nn.Linear` (two biases per layer).
+    PyTorch,
+}
+
+/// The sizes and kind of a network (dropout is a training setting, not part
+/// of the weights, so it is not here).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ModelSpec {
+    pub kind: ModelKind,
+    pub layers: usize,
+    /// V
+    pub vocab: usize,
+    /// H
+    pub hidden: usize,
+    pub layout: Layout,
+}
+
+impl ModelSpec {
+    /// A fresh network: the original's layout for a one-layer tanh RNN
+    /// (min-char-rnn itself), PyTorch's for everything else. A one-layer tanh
+    /// RNN loaded from PyTorch's weights keeps PyTorch's layout instead (its
+    /// two biases each train), see [`crate::models::layout::conform`].
+    pub fn new(kind: ModelKind, layers: usize, vocab: usize, hidden: usize) -> Self {
+        let layout = if kind == ModelKind::Rnn && layers == 1 {
+            Layout::Original
+        } else {
+            Layout::PyTorch
+        };
+        Self {
+            kind,
+            layers,
+            vocab,
+            hidden,
+            layout,
+        }
+    }
+
+    /// min-char-rnn's own network, kept in its own layout and file.
+    pub fn is_original(&self) -> bool {
+        self.layout == Layout::Original
+    }
+
+    /// The same network: kind, depth and sizes (layouts may differ).
+    pub fn same_network(&self, other: &ModelSpec) -> bool {
+        (self.kind, self.layers, self.vocab, self.hidden)
+            == (other.kind, other.layers, other.vocab, other.hidden)
+    }
+
+    /// "lstm 2 × 128 (V 65)".
+    pub fn describe(&self) -> String {
+        format!(
+            "{} {} × {} (V {})",
+            self.kind, self.layers, self.hidden, self.vocab
+        )
+    }
+
+    /// The state's tensor names in a checkpoint: `h` for the original,
+    /// `h_l{k}` (and `c_l{k}`) per layer otherwise.
+    pub fn state_names(&self) -> Vec<String> {
+        if self.is_original() {
+            return vec!["h".into()];
+        }
+        (0..self.layers)
+            .flat_map(|k| {
+                self.kind
+                    .state_parts()
+                    .iter()
+                    .map(move |p| format!("{p}_l{k}"))
+            })
+            .collect()
+    }
+
+    /// Parameters in total.
+    pub fn num_params(&self) -> usize {
+        let (g, h, v) = (self.kind.gates(), self.hidden, self.vocab);
+        let layer = |input: usize| g * h * (input + h) + 2 * g * h;
+        if self.is_original() {
+            return h * v + h * h + v * h + h + v;
+        }
+        layer(v) + (self.layers - 1) * layer(h) + v * h + v
+    }
+}

@@ -1,0 +1,16 @@
+//! The tanh RNN cell of a stacked network, PyTorch's `nn.RNN`:
+//!
+//!   h_t = tanh(x_t·W_ihᵀ + b_ih + h_{t-1}·W_hhᵀ + b_hh)      [B, H]
+//!
+//! (min-char-rnn's one-layer network is the same math with one bias; it keeps
+//! its own module and layout in `rnn.rs`.)
+
+use burn::tensor::Tensor;
+
+use super::layer::Layer;
+
+/// One step. `xp` is this step's slice of the input projection [B, H];
+/// the state is [h], [B, H].
+pub fn step(layer: &Layer, xp: Tensor<2>, state: &[Tensor<2>]) -> Vec<Tensor<2>> {
+    vec![(xp + layer.recur(state[0].clone())).tanh()]
+}

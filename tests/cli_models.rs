@@ -1,0 +1,326 @@
+//! The `train` binary with LSTM, GRU and stacked RNN models, as a user runs
+//! it: PyTorch's golden runs reproduced from the command line
+//! (`--init-weights` + `--optimizer sgd`, f64) on every CPU backend, exact
+//! resume of an LSTM with dropout and Adam, sampling from every kind of
+//! file, and one-line refusals of bad model settings.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::{max_abs_diff, read_tensor, torch_fixture_dir};
+
+const BIN: &str = env!("CARGO_BIN_EXE_train");
+
+fn train(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().expect("binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn fx(model: &str, file: &str) -> String {
+    torch_fixture_dir(model).join(file).display().to_string()
+}
+
+/// A quiet run of `model` on the fixture text into `dir`; `extra` flags last.
+fn run_model(model: &str, dir: &Path, extra: &[&str]) -> Output {
+    let (data, out) = (fx(model, "input.txt"), dir.display().to_string());
+    let mut args = vec![
+        "--data",
+        &data,
+        "--out-dir",
+        &out,
+        "--print-every",
+        "0",
+        "--sample-every",
+        "0",
+    ];
+    args.extend_from_slice(extra);
+    train(&args)
+}
+
+fn losses(dir: &Path) -> Vec<f64> {
+    std::fs::read_to_string(dir.join("metrics.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
+        .collect()
+}
+
+/// What a user runs to reproduce a PyTorch run: `--init-weights` from
+/// PyTorch, `--optimizer sgd`, f64, the case's sizes; then metrics.csv and
+/// weights.safetensors against PyTorch's, for every case and CPU backend.
+#[test]
+fn pytorch_golden_runs_from_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases = [
+        "lstm",
+        "gru",
+        "rnn",
+        "lstm-1layer-unicode",
+        "gru-3layer-b1",
+        "rnn-1layer-unicode",
+    ];
+    for case in cases {
+        let dir = torch_fixture_dir(case);
+        let want: Vec<f64> = std::fs::read_to_string(dir.join("losses.csv"))
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
+            .collect();
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("case.json")).unwrap())
+                .unwrap();
+        let key = |k: &str| json[k].to_string().trim_matches('"').to_string();
+        let flags: Vec<String> = [
+            ("--model", "model"),
+            ("--layers", "layers"),
+            ("--hidden-size", "hidden_size"),
+            ("--seq-length", "seq_length"),
+            ("--batch-size", "batch_size"),
+            ("--learning-rate", "learning_rate"),
+            ("--iterations", "iterations"),
+        ]
+        .iter()
+        .flat_map(|(flag, k)| [flag.to_string(), key(k)])
+        .collect();
+        for backend in ["flex", "ndarray"] {
+            let out = tmp.path().join(format!("{case}-{backend}"));
+            let init = fx(case, "init.safetensors");
+            let mut args: Vec<&str> = flags.iter().map(String::as_str).collect();
+            args.extend([
+                "--init-weights",
+                &init,
+                "--optimizer",
+                "sgd",
+                "--precision",
+                "f64",
+                "--backend",
+                backend,
+            ]);
+            let o = run_model(case, &out, &args);
+            assert!(o.status.success(), "{case} {backend}: {}", stderr(&o));
+            let got = losses(&out);
+            assert_eq!(got.len(), want.len());
+            let loss_err = max_abs_diff(&got, &want);
+            let weights = out.join("weights.safetensors");
+            let after = dir.join("after.safetensors");
+            assert_eq!(tensor_names(&weights), tensor_names(&after), "PyTorch's names");
+            let mut w_err = 0.0f64;
+            for name in tensor_names(&after) {
+                let (a, shape_a) = read_tensor(&weights, &name);
+                let (b, shape_b) = read_tensor(&after, &name);
+                assert_eq!(shape_a, shape_b, "{name}");
+                w_err = w_err.max(max_abs_diff(&a, &b));
+            }
+            println!(
+                "{case} {backend}: {} iterations, max |loss diff| {loss_err:e}, max |weight diff| {w_err:e}",
+                got.len()
+            );
+            assert!(loss_err <= 1e-9 && w_err <= 1e-9);
+        }
+    }
+}
+
+fn tensor_names(path: &Path) -> Vec<String> {
+    let bytes = std::fs::read(path).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut names: Vec<String> = st.names().into_iter().map(String::from).collect();
+    names.sort();
+    names
+}
+
+/// 80 iterations straight and 40 + --resume to 80 are byte-identical for a
+/// stacked LSTM with dropout 0.3 and Adam, in f32 and f64.
+#[test]
+fn lstm_with_dropout_and_adam_resumes_exactly() {
+    for precision in ["f32", "f64"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+        let flags = |iters: &'static str| {
+            vec![
+                "--model",
+                "lstm",
+                "--layers",
+                "2",
+                "--hidden-size",
+                "24",
+                "--dropout",
+                "0.3",
+                "--optimizer",
+                "adam",
+                "--learning-rate",
+                "0.002",
+                "--batch-size",
+                "4",
+                "--seq-length",
+                "12",
+                "--precision",
+                precision,
+                "--sample-every",
+                "30",
+                "--iterations",
+                iters,
+            ]
+        };
+        assert!(run_model("lstm", &a, &flags("80")).status.success());
+        let o = run_model("lstm", &b, &flags("40"));
+        assert!(o.status.success(), "{}", stderr(&o));
+        let o = train(&[
+            "--resume",
+            &b.display().to_string(),
+            "--iterations",
+            "80",
+            "--print-every",
+            "0",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        for f in ["metrics.csv", "weights.safetensors"] {
+            let (x, y) = (
+                std::fs::read(a.join(f)).unwrap(),
+                std::fs::read(b.join(f)).unwrap(),
+            );
+            assert!(x == y, "{precision}: {f} differs after resume");
+        }
+        // Dropout is really on: the same run without it learns differently.
+        let c = tmp.path().join("c");
+        let mut no_dropout = flags("80");
+        no_dropout[7] = "0";
+        assert!(run_model("lstm", &c, &no_dropout).status.success());
+        assert_ne!(losses(&a), losses(&c), "dropout changed nothing");
+        println!("{precision}: LSTM + dropout + Adam, straight and resumed runs are byte-identical");
+    }
+}
+
+/// `train sample` from a run directory, a checkpoint file and a weights file,
+/// for each model; the same seed gives the same text from each.
+#[test]
+fn sampling_works_for_every_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    for model in ["lstm", "gru", "rnn"] {
+        let run = tmp.path().join(model);
+        let o = run_model(
+            model,
+            &run,
+            &["--model", model, "--layers", "2", "--hidden-size", "16", "--iterations", "30"],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        let mut texts = Vec::new();
+        for source in [
+            run.clone(),
+            run.join("checkpoint.safetensors"),
+            run.join("weights.safetensors"),
+        ] {
+            let o = train(&[
+                "sample",
+                "--checkpoint",
+                &source.display().to_string(),
+                "--prime",
+                "First",
+                "--length",
+                "80",
+                "--seed",
+                "3",
+                "--temperature",
+                "0.8",
+            ]);
+            assert!(o.status.success(), "{model} {}: {}", source.display(), stderr(&o));
+            let text = String::from_utf8(o.stdout).unwrap();
+            assert_eq!(text.trim_end_matches('\n').chars().count(), 85, "{text:?}");
+            texts.push(text);
+        }
+        assert!(texts.iter().all(|t| *t == texts[0]), "{model}: {texts:?}");
+    }
+}
+
+/// One line, exit 1 or 2, every key word present, no panic.
+fn assert_refused(o: &Output, words: &[&str]) {
+    let err = stderr(o);
+    assert!(matches!(o.status.code(), Some(1 | 2)), "{:?}: {err}", o.status.code());
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    for w in words {
+        assert!(err.contains(w), "{w:?} not in {err:?}");
+    }
+}
+
+#[test]
+fn bad_model_settings_are_refused_in_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("r");
+    let gru = fx("gru", "init.safetensors");
+    let lstm = fx("lstm", "init.safetensors");
+    let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
+        (vec!["--layers", "0"], vec!["layers", "at least 1"]),
+        (vec!["--dropout", "1"], vec!["dropout", "[0, 1)"]),
+        (vec!["--dropout", "-0.1"], vec!["dropout", "-0.1"]),
+        (vec!["--dropout", "NaN"], vec!["dropout", "NaN"]),
+        (vec!["--model", "transformer"], vec!["--model", "transformer", "lstm"]),
+        (vec!["--optimizer", "lbfgs"], vec!["--optimizer", "lbfgs", "adam"]),
+        (
+            vec!["--init-weights", &gru, "--model", "lstm", "--layers", "2", "--hidden-size", "16"],
+            vec!["model gru (configured lstm)"],
+        ),
+        (
+            vec!["--init-weights", &lstm, "--model", "lstm", "--layers", "3", "--hidden-size", "16"],
+            vec!["2 layers (configured 3)"],
+        ),
+        (
+            vec!["--init-weights", &lstm, "--model", "lstm", "--layers", "2", "--hidden-size", "32"],
+            vec!["hidden size 16 (configured 32)"],
+        ),
+        (
+            vec!["--init-weights", &lstm],
+            vec!["model lstm (configured rnn)", "2 layers (configured 1)"],
+        ),
+    ];
+    for (args, words) in &cases {
+        let o = run_model("lstm", &dir, args);
+        println!("{args:?} -> {}", stderr(&o).trim());
+        assert_refused(&o, words);
+        assert!(!dir.exists(), "{args:?} wrote the run directory");
+    }
+    let toml = tmp.path().join("bad.toml");
+    std::fs::write(&toml, "model = \"lstn\"\n").unwrap();
+    let o = run_model("lstm", &dir, &["--config", &toml.display().to_string()]);
+    assert_refused(&o, &["bad.toml", "lstn", "lstm"]);
+}
+
+/// `train gradcheck` on an LSTM and a GRU with dropout prints a row per tensor, all OK.
+#[test]
+fn gradcheck_command_covers_every_model() {
+    for (model, dropout) in [("lstm", "0"), ("gru", "0.25"), ("rnn", "0.5")] {
+        let data = fx(model, "input.txt");
+        let o = train(&[
+            "gradcheck",
+            "--data",
+            &data,
+            "--model",
+            model,
+            "--layers",
+            "2",
+            "--hidden-size",
+            "8",
+            "--seq-length",
+            "5",
+            "--batch-size",
+            "2",
+            "--dropout",
+            dropout,
+        ]);
+        let out = String::from_utf8_lossy(&o.stdout);
+        println!("{out}");
+        assert_eq!(o.status.code(), Some(0), "{out}{}", stderr(&o));
+        for name in ["rnn.weight_ih_l0", "rnn.bias_hh_l1", "out.weight", "out.bias"] {
+            assert!(
+                out.lines().any(|l| l.starts_with(name) && l.ends_with("OK")),
+                "{model}: row for {name}"
+            );
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! Gradient checks for every model beyond the original, in f64 on every CPU
+//! backend: autodiff against Richardson finite differences for stacked tanh
+//! RNNs, LSTMs and GRUs at random small shapes (T = 1 included, B > 1, a
+//! random incoming h and c), and with dropout masks held fixed. Each check
+//! prints its table, llm.c style.
+
+mod common;
+
+use burn::tensor::TensorData;
+use charrnn::Precision;
+use charrnn::data::Chunk;
+use charrnn::dropout::Dropout;
+use charrnn::gradcheck::{self, Case, FD_ABS_TOL, FD_REL_TOL};
+use charrnn::models::{ModelKind, ModelSpec, layout};
+use common::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+fn random_chunk(v: usize, t: usize, b: usize, rng: &mut ChaCha8Rng) -> Chunk {
+    let mut ids = || {
+        (0..t * b)
+            .map(|_| rng.random_range(0..v as u32))
+            .collect::<Vec<_>>()
+    };
+    Chunk {
+        inputs: ids(),
+        targets: ids(),
+        steps: t,
+        streams: b,
+    }
+}
+
+fn random_state(spec: &ModelSpec, b: usize, rng: &mut ChaCha8Rng) -> Vec<TensorData> {
+    spec.state_names()
+        .iter()
+        .map(|_| {
+            let v = (0..b * spec.hidden)
+                .map(|_| rng.random_range(-0.9..0.9))
+                .collect();
+            Precision::F64.data(v, [b, spec.hidden])
+        })
+        .collect()
+}
+
+fn assert_passes(rows: &[gradcheck::Row], what: &str) {
+    print!("{what}\n{}", gradcheck::format(rows));
+    for r in rows {
+        assert!(
+            r.fd_rel <= FD_REL_TOL && r.fd_abs <= FD_ABS_TOL,
+            "{what}: {} finite differences rel {:e} abs {:e}",
+            r.name,
+            r.fd_rel,
+            r.fd_abs
+        );
+    }
+}
+
+/// (layers, H, V, T, B) at random-looking small sizes.
+const SHAPES: [(usize, usize, usize, usize, usize); 4] = [
+    (1, 3, 2, 1, 1),
+    (2, 5, 7, 1, 3),
+    (2, 8, 6, 4, 2),
+    (3, 4, 5, 3, 4),
+];
+
+fn check_kind(kind: ModelKind) {
+    let mut rng = ChaCha8Rng::seed_from_u64(kind.gates() as u64);
+    for (case_no, &(layers, hidden, vocab, t, b)) in SHAPES.iter().enumerate() {
+        let spec = ModelSpec::new(kind, layers, vocab, hidden);
+        // Fresh PyTorch-style weights, scaled up so the gates leave their linear range.
+        let mut w = layout::random(&spec, case_no as u64, Precision::F64);
+        for (_, d) in &mut w.tensors {
+            let v: Vec<f64> = values(d).into_iter().map(|x| x * 2.0).collect();
+            *d = TensorData::new(v, d.shape().clone());
+        }
+        let chunk = random_chunk(vocab, t, b, &mut rng);
+        let state = random_state(&spec, b, &mut rng);
+        let case = Case {
+            chunk: &chunk,
+            state: &state,
+            masks: None,
+        };
+        for (backend, device) in backends() {
+            let rows = gradcheck::check_network(&spec, &w, &case, 6, case_no as u64, &device);
+            assert_eq!(rows.len(), layout::expected(&spec).len());
+            assert_passes(
+                &rows,
+                &format!(
+                    "{backend}: {} T {t} B {b}, random state",
+                    spec.describe()
+                ),
+            );
+        }
+    }
+}
+
+#[test]
+fn lstm_gradients_match_finite_differences() {
+    check_kind(ModelKind::Lstm);
+}
+
+#[test]
+fn gru_gradients_match_finite_differences() {
+    check_kind(ModelKind::Gru);
+}
+
+#[test]
+fn stacked_rnn_gradients_match_finite_differences() {
+    check_kind(ModelKind::Rnn);
+}
+
+/// With dropout: the masked network's gradients against finite differences
+/// taken with the same masks, for every kind (the one-layer original too).
+#[test]
+fn dropout_gradients_match_finite_differences_with_the_same_mask() {
+    let mut rng = ChaCha8Rng::seed_from_u64(77);
+    for (kind, layers) in [
+        (ModelKind::Lstm, 2),
+        (ModelKind::Gru, 2),
+        (ModelKind::Rnn, 2),
+        (ModelKind::Rnn, 1),
+    ] {
+        let spec = ModelSpec::new(kind, layers, 6, 5);
+        let (t, b) = (3, 2);
+        let w = layout::random(&spec, 3, Precision::F64);
+        let chunk = random_chunk(spec.vocab, t, b, &mut rng);
+        let state = random_state(&spec, b, &mut rng);
+        for (backend, device) in backends() {
+            let masks: Vec<TensorData> = Dropout::new(0.4, 5)
+                .masks(layers, t * b, spec.hidden, Precision::F64, &device)
+                .unwrap()
+                .into_iter()
+                .map(|m| m.into_data())
+                .collect();
+            let case = Case {
+                chunk: &chunk,
+                state: &state,
+                masks: Some(&masks),
+            };
+            let rows = gradcheck::check_network(&spec, &w, &case, 6, 1, &device);
+            assert_passes(&rows, &format!("{backend}: {} dropout 0.4", spec.describe()));
+            // The masks matter: the loss without them differs.
+            let plain = Case {
+                masks: None,
+                ..case
+            };
+            let (with, _, _) = gradcheck::network_autodiff(&spec, &w, &case, &device);
+            let (without, _, _) = gradcheck::network_autodiff(&spec, &w, &plain, &device);
+            assert!((with - without).abs() > 1e-6, "{with} vs {without}");
+        }
+    }
+}
