@@ -36,7 +36,11 @@ fn setup(kind: ModelKind, device: &Device) -> Setup {
     let w = layout::random(&ModelSpec { layers: 1, ..spec }, 4, Precision::F32);
     let ours = Stacked::from_weights(&spec, &w, device);
     let mut rng = ChaCha8Rng::seed_from_u64(kind.gates() as u64);
-    let mut uniform = |n: usize| (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect::<Vec<_>>();
+    let mut uniform = |n: usize| {
+        (0..n)
+            .map(|_| rng.random_range(-1.0f32..1.0))
+            .collect::<Vec<_>>()
+    };
     let (r, h0, c0) = (uniform(T * B * H), uniform(B * H), uniform(B * H));
     let ids = (0..T * B).map(|i| ((i * 5 + 3) % V) as u32).collect();
     Setup {
@@ -49,7 +53,10 @@ fn setup(kind: ModelKind, device: &Device) -> Setup {
 }
 
 fn f32s(values: &[f32], shape: [usize; 2], device: &Device) -> Tensor<2> {
-    Tensor::from_data(TensorData::new(values.to_vec(), shape), (device, DType::F32))
+    Tensor::from_data(
+        TensorData::new(values.to_vec(), shape),
+        (device, DType::F32),
+    )
 }
 
 /// Gate `k`'s block of our fused [in, G·H] weights and [1, G·H] biases, as a Burn gate.
@@ -59,9 +66,8 @@ fn gate(ours: &Stacked, k: usize) -> GateController {
     let device = l.w_ih.val().device();
     let copy = |t: Tensor<2>| Tensor::<2>::from_data(t.into_data(), (&device, DType::F32));
     let cols = |p: &Param<Tensor<2>>| Param::from_tensor(copy(p.val().narrow(1, k * H, H)));
-    let bias = |p: &Param<Tensor<2>>| {
-        Param::from_tensor(copy(p.val().narrow(1, k * H, H)).reshape([H]))
-    };
+    let bias =
+        |p: &Param<Tensor<2>>| Param::from_tensor(copy(p.val().narrow(1, k * H, H)).reshape([H]));
     let mut g = GateController::new(V, H, true, burn::nn::Initializer::Zeros, &device);
     g.input_transform.weight = cols(&l.w_ih);
     g.input_transform.bias = Some(bias(&l.b_ih));
@@ -118,24 +124,49 @@ fn lstm_matches_burns_nn_lstm() {
             Some(LstmState::new(c0.clone(), h0.clone())),
         );
         let (ours, our_state) = s.ours.hidden(ids_tensor(&s.ids, &device), &[h0, c0], None);
-        compare(&format!("{backend} lstm outputs"), batch_first(ours.clone()), theirs.clone());
-        compare(&format!("{backend} lstm h"), our_state[0].clone().unsqueeze(), state.hidden.unsqueeze());
-        compare(&format!("{backend} lstm c"), our_state[1].clone().unsqueeze(), state.cell.unsqueeze());
+        compare(
+            &format!("{backend} lstm outputs"),
+            batch_first(ours.clone()),
+            theirs.clone(),
+        );
+        compare(
+            &format!("{backend} lstm h"),
+            our_state[0].clone().unsqueeze(),
+            state.hidden.unsqueeze(),
+        );
+        compare(
+            &format!("{backend} lstm c"),
+            our_state[1].clone().unsqueeze(),
+            state.cell.unsqueeze(),
+        );
         // Gradients of Σ outputs ⊙ r through both.
         let r = f32s(&s.r, [T * B, H], &device);
         let g_ours = (ours * r.clone()).sum().backward();
         let g_theirs = (theirs * batch_first(r)).sum().backward();
         let l = &s.ours.layers[0];
         let (ours_ih, ours_hh) = (grad_of(&l.w_ih, &g_ours), grad_of(&l.w_hh, &g_ours));
-        for (k, g) in [&burn_lstm.input_gate, burn_lstm.forget_gate.as_ref().unwrap(), &burn_lstm.cell_gate, &burn_lstm.output_gate]
-            .into_iter()
-            .enumerate()
+        for (k, g) in [
+            &burn_lstm.input_gate,
+            burn_lstm.forget_gate.as_ref().unwrap(),
+            &burn_lstm.cell_gate,
+            &burn_lstm.output_gate,
+        ]
+        .into_iter()
+        .enumerate()
         {
             let block = |all: &[f64], rows: usize| -> Vec<f64> {
-                (0..rows).flat_map(|i| all[i * 4 * H + k * H..i * 4 * H + (k + 1) * H].to_vec()).collect()
+                (0..rows)
+                    .flat_map(|i| all[i * 4 * H + k * H..i * 4 * H + (k + 1) * H].to_vec())
+                    .collect()
             };
-            let e_ih = rel_diff(&block(&ours_ih, V), &grad_of(&g.input_transform.weight, &g_theirs));
-            let e_hh = rel_diff(&block(&ours_hh, H), &grad_of(&g.hidden_transform.weight, &g_theirs));
+            let e_ih = rel_diff(
+                &block(&ours_ih, V),
+                &grad_of(&g.input_transform.weight, &g_theirs),
+            );
+            let e_hh = rel_diff(
+                &block(&ours_hh, H),
+                &grad_of(&g.hidden_transform.weight, &g_theirs),
+            );
             println!("{backend} lstm gate {k}: d weight_ih rel {e_ih:e}, d weight_hh rel {e_hh:e}");
             assert!(e_ih <= 1e-5 && e_hh <= 1e-5);
         }
@@ -156,13 +187,24 @@ fn gru_matches_burns_nn_gru() {
         let h0 = f32s(&s.h0, [B, H], &device);
         let theirs = burn_gru.forward(one_hot(&s.ids, &device), Some(h0.clone()));
         let (ours, _) = s.ours.hidden(ids_tensor(&s.ids, &device), &[h0], None);
-        compare(&format!("{backend} gru outputs"), batch_first(ours.clone()), theirs.clone());
+        compare(
+            &format!("{backend} gru outputs"),
+            batch_first(ours.clone()),
+            theirs.clone(),
+        );
         let r = f32s(&s.r, [T * B, H], &device);
         let g_ours = (ours * r.clone()).sum().backward();
         let g_theirs = (theirs * batch_first(r)).sum().backward();
         let l = &s.ours.layers[0];
         let ours_ih = grad_of(&l.w_ih, &g_ours);
-        for (k, g) in [&burn_gru.reset_gate, &burn_gru.update_gate, &burn_gru.new_gate].into_iter().enumerate() {
+        for (k, g) in [
+            &burn_gru.reset_gate,
+            &burn_gru.update_gate,
+            &burn_gru.new_gate,
+        ]
+        .into_iter()
+        .enumerate()
+        {
             let block: Vec<f64> = (0..V)
                 .flat_map(|i| ours_ih[i * 3 * H + k * H..i * 3 * H + (k + 1) * H].to_vec())
                 .collect();

@@ -74,8 +74,7 @@ fn pytorch_golden_runs_from_the_command_line() {
             .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
             .collect();
         let json: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("case.json")).unwrap())
-                .unwrap();
+            serde_json::from_str(&std::fs::read_to_string(dir.join("case.json")).unwrap()).unwrap();
         let key = |k: &str| json[k].to_string().trim_matches('"').to_string();
         let flags: Vec<String> = [
             ("--model", "model"),
@@ -110,7 +109,11 @@ fn pytorch_golden_runs_from_the_command_line() {
             let loss_err = max_abs_diff(&got, &want);
             let weights = out.join("weights.safetensors");
             let after = dir.join("after.safetensors");
-            assert_eq!(tensor_names(&weights), tensor_names(&after), "PyTorch's names");
+            assert_eq!(
+                tensor_names(&weights),
+                tensor_names(&after),
+                "PyTorch's names"
+            );
             let mut w_err = 0.0f64;
             for name in tensor_names(&after) {
                 let (a, shape_a) = read_tensor(&weights, &name);
@@ -136,10 +139,16 @@ fn tensor_names(path: &Path) -> Vec<String> {
 }
 
 /// 80 iterations straight and 40 + --resume to 80 are byte-identical for a
-/// stacked LSTM with dropout 0.3 and Adam, in f32 and f64.
+/// stacked LSTM with dropout 0.3 and Adam, in f32 and f64 (and with RMSprop's
+/// and SGD's state too).
 #[test]
 fn lstm_with_dropout_and_adam_resumes_exactly() {
-    for precision in ["f32", "f64"] {
+    for (precision, optimizer) in [
+        ("f32", "adam"),
+        ("f64", "adam"),
+        ("f64", "rmsprop"),
+        ("f32", "sgd"),
+    ] {
         let tmp = tempfile::tempdir().unwrap();
         let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
         let flags = |iters: &'static str| {
@@ -153,7 +162,7 @@ fn lstm_with_dropout_and_adam_resumes_exactly() {
                 "--dropout",
                 "0.3",
                 "--optimizer",
-                "adam",
+                optimizer,
                 "--learning-rate",
                 "0.002",
                 "--batch-size",
@@ -162,13 +171,12 @@ fn lstm_with_dropout_and_adam_resumes_exactly() {
                 "12",
                 "--precision",
                 precision,
-                "--sample-every",
-                "30",
                 "--iterations",
                 iters,
             ]
         };
-        assert!(run_model("lstm", &a, &flags("80")).status.success());
+        let o = run_model("lstm", &a, &flags("80"));
+        assert!(o.status.success(), "{}", stderr(&o));
         let o = run_model("lstm", &b, &flags("40"));
         assert!(o.status.success(), "{}", stderr(&o));
         let o = train(&[
@@ -185,7 +193,7 @@ fn lstm_with_dropout_and_adam_resumes_exactly() {
                 std::fs::read(a.join(f)).unwrap(),
                 std::fs::read(b.join(f)).unwrap(),
             );
-            assert!(x == y, "{precision}: {f} differs after resume");
+            assert!(x == y, "{precision} {optimizer}: {f} differs after resume");
         }
         // Dropout is really on: the same run without it learns differently.
         let c = tmp.path().join("c");
@@ -193,7 +201,9 @@ fn lstm_with_dropout_and_adam_resumes_exactly() {
         no_dropout[7] = "0";
         assert!(run_model("lstm", &c, &no_dropout).status.success());
         assert_ne!(losses(&a), losses(&c), "dropout changed nothing");
-        println!("{precision}: LSTM + dropout + Adam, straight and resumed runs are byte-identical");
+        println!(
+            "{precision} {optimizer}: LSTM + dropout, straight and resumed runs are byte-identical"
+        );
     }
 }
 
@@ -207,7 +217,16 @@ fn sampling_works_for_every_model() {
         let o = run_model(
             model,
             &run,
-            &["--model", model, "--layers", "2", "--hidden-size", "16", "--iterations", "30"],
+            &[
+                "--model",
+                model,
+                "--layers",
+                "2",
+                "--hidden-size",
+                "16",
+                "--iterations",
+                "30",
+            ],
         );
         assert!(o.status.success(), "{}", stderr(&o));
         let mut texts = Vec::new();
@@ -229,7 +248,12 @@ fn sampling_works_for_every_model() {
                 "--temperature",
                 "0.8",
             ]);
-            assert!(o.status.success(), "{model} {}: {}", source.display(), stderr(&o));
+            assert!(
+                o.status.success(),
+                "{model} {}: {}",
+                source.display(),
+                stderr(&o)
+            );
             let text = String::from_utf8(o.stdout).unwrap();
             assert_eq!(text.trim_end_matches('\n').chars().count(), 85, "{text:?}");
             texts.push(text);
@@ -241,7 +265,11 @@ fn sampling_works_for_every_model() {
 /// One line, exit 1 or 2, every key word present, no panic.
 fn assert_refused(o: &Output, words: &[&str]) {
     let err = stderr(o);
-    assert!(matches!(o.status.code(), Some(1 | 2)), "{:?}: {err}", o.status.code());
+    assert!(
+        matches!(o.status.code(), Some(1 | 2)),
+        "{:?}: {err}",
+        o.status.code()
+    );
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
     for w in words {
@@ -260,18 +288,51 @@ fn bad_model_settings_are_refused_in_one_line() {
         (vec!["--dropout", "1"], vec!["dropout", "[0, 1)"]),
         (vec!["--dropout", "-0.1"], vec!["dropout", "-0.1"]),
         (vec!["--dropout", "NaN"], vec!["dropout", "NaN"]),
-        (vec!["--model", "transformer"], vec!["--model", "transformer", "lstm"]),
-        (vec!["--optimizer", "lbfgs"], vec!["--optimizer", "lbfgs", "adam"]),
         (
-            vec!["--init-weights", &gru, "--model", "lstm", "--layers", "2", "--hidden-size", "16"],
+            vec!["--model", "transformer"],
+            vec!["--model", "transformer", "lstm"],
+        ),
+        (
+            vec!["--optimizer", "lbfgs"],
+            vec!["--optimizer", "lbfgs", "adam"],
+        ),
+        (
+            vec![
+                "--init-weights",
+                &gru,
+                "--model",
+                "lstm",
+                "--layers",
+                "2",
+                "--hidden-size",
+                "16",
+            ],
             vec!["model gru (configured lstm)"],
         ),
         (
-            vec!["--init-weights", &lstm, "--model", "lstm", "--layers", "3", "--hidden-size", "16"],
+            vec![
+                "--init-weights",
+                &lstm,
+                "--model",
+                "lstm",
+                "--layers",
+                "3",
+                "--hidden-size",
+                "16",
+            ],
             vec!["2 layers (configured 3)"],
         ),
         (
-            vec!["--init-weights", &lstm, "--model", "lstm", "--layers", "2", "--hidden-size", "32"],
+            vec![
+                "--init-weights",
+                &lstm,
+                "--model",
+                "lstm",
+                "--layers",
+                "2",
+                "--hidden-size",
+                "32",
+            ],
             vec!["hidden size 16 (configured 32)"],
         ),
         (
@@ -316,9 +377,15 @@ fn gradcheck_command_covers_every_model() {
         let out = String::from_utf8_lossy(&o.stdout);
         println!("{out}");
         assert_eq!(o.status.code(), Some(0), "{out}{}", stderr(&o));
-        for name in ["rnn.weight_ih_l0", "rnn.bias_hh_l1", "out.weight", "out.bias"] {
+        for name in [
+            "rnn.weight_ih_l0",
+            "rnn.bias_hh_l1",
+            "out.weight",
+            "out.bias",
+        ] {
             assert!(
-                out.lines().any(|l| l.starts_with(name) && l.ends_with("OK")),
+                out.lines()
+                    .any(|l| l.starts_with(name) && l.ends_with("OK")),
                 "{model}: row for {name}"
             );
         }

@@ -85,10 +85,7 @@ fn check_kind(kind: ModelKind) {
             assert_eq!(rows.len(), layout::expected(&spec).len());
             assert_passes(
                 &rows,
-                &format!(
-                    "{backend}: {} T {t} B {b}, random state",
-                    spec.describe()
-                ),
+                &format!("{backend}: {} T {t} B {b}, random state", spec.describe()),
             );
         }
     }
@@ -138,7 +135,10 @@ fn dropout_gradients_match_finite_differences_with_the_same_mask() {
                 masks: Some(&masks),
             };
             let rows = gradcheck::check_network(&spec, &w, &case, 6, 1, &device);
-            assert_passes(&rows, &format!("{backend}: {} dropout 0.4", spec.describe()));
+            assert_passes(
+                &rows,
+                &format!("{backend}: {} dropout 0.4", spec.describe()),
+            );
             // The masks matter: the loss without them differs.
             let plain = Case {
                 masks: None,

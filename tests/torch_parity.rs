@@ -98,7 +98,10 @@ fn first_chunk_matches(model: &str) {
             "{model} {backend}: loss {loss} vs PyTorch {} (rel {loss_rel:e})",
             want_loss[0]
         );
-        assert!(loss_rel <= 1e-10, "{model} {backend}: loss rel {loss_rel:e}");
+        assert!(
+            loss_rel <= 1e-10,
+            "{model} {backend}: loss rel {loss_rel:e}"
+        );
         for (name, g) in grads.named() {
             let (want, shape) = read_tensor(&first, &format!("grad.{name}"));
             assert_eq!(g.shape().as_slice(), shape.as_slice(), "{name}");
@@ -194,11 +197,7 @@ fn stacked_rnn_training_matches_pytorch() {
 /// 3, B 1 and 2, other sizes and learning rates.
 #[test]
 fn other_pytorch_cases_match() {
-    for case in [
-        "lstm-1layer-unicode",
-        "gru-3layer-b1",
-        "rnn-1layer-unicode",
-    ] {
+    for case in ["lstm-1layer-unicode", "gru-3layer-b1", "rnn-1layer-unicode"] {
         first_chunk_matches(case);
         training_matches(case);
     }

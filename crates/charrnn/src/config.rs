@@ -216,10 +216,7 @@ impl TrainConfig {
             );
         }
         if !(self.dropout >= 0.0 && self.dropout < 1.0) {
-            return bad(
-                "dropout",
-                format!("{} (must be in [0, 1))", self.dropout),
-            );
+            return bad("dropout", format!("{} (must be in [0, 1))", self.dropout));
         }
         for (key, value) in [
             ("adam_beta1", self.adam_beta1),

@@ -74,6 +74,10 @@ mod tests {
             assert!((kept - 0.7).abs() < 0.03, "kept {kept}");
             assert!(v.iter().all(|&x| x == 0.0 || (x - 1.0 / 0.7).abs() < 1e-15));
         }
-        assert!(Dropout::new(0.0, 1).masks(1, 3, 3, Precision::F32, &device).is_none());
+        assert!(
+            Dropout::new(0.0, 1)
+                .masks(1, 3, 3, Precision::F32, &device)
+                .is_none()
+        );
     }
 }

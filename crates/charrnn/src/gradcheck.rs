@@ -173,8 +173,9 @@ pub fn check(
         let (manual_abs, scale) = max_diff(a, m);
         let g = values(a);
         let picks = pick_entries(&g, samples, &mut rng);
-        let (fd_rel, fd_abs) =
-            fd_errors(&g, &picks, |i| finite_difference(w, param, i, chunk, h0, device));
+        let (fd_rel, fd_abs) = fd_errors(&g, &picks, |i| {
+            finite_difference(w, param, i, chunk, h0, device)
+        });
         rows.push(Row {
             name: name.to_string(),
             shape: a.shape().to_vec(),

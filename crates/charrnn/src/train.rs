@@ -13,10 +13,10 @@ use burn::tensor::{Device, TensorData};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::data::{Chunk, Streams};
-use crate::error::{Error, Result};
 use crate::Precision;
+use crate::data::{Chunk, Streams};
 use crate::dropout::Dropout;
+use crate::error::{Error, Result};
 use crate::models::{Network, State};
 use crate::optim::{ClampedAdagrad, OptimizerSettings};
 use crate::sample::sample;
@@ -70,7 +70,16 @@ impl Trainer {
     ) -> Self {
         let optim = ClampedAdagrad::new(clip).init();
         let dropout = Dropout::new(0.0, seed);
-        Self::with(model.into(), optim, dropout, ids, streams, learning_rate, seed, device)
+        Self::with(
+            model.into(),
+            optim,
+            dropout,
+            ids,
+            streams,
+            learning_rate,
+            seed,
+            device,
+        )
     }
 
     /// A fresh run of any network with any optimizer and dropout.
@@ -85,7 +94,16 @@ impl Trainer {
         device: &Device,
     ) -> Self {
         let dropout = Dropout::new(dropout, seed);
-        Self::with(model, optimizer.init(), dropout, ids, streams, learning_rate, seed, device)
+        Self::with(
+            model,
+            optimizer.init(),
+            dropout,
+            ids,
+            streams,
+            learning_rate,
+            seed,
+            device,
+        )
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -168,7 +186,8 @@ impl Trainer {
             model.precision(),
             &self.device,
         );
-        let (loss_t, state) = model.forward(inputs, targets, &self.progress.state, masks.as_deref());
+        let (loss_t, state) =
+            model.forward(inputs, targets, &self.progress.state, masks.as_deref());
         let loss: f64 = loss_t.clone().into_scalar::<f64>();
         if !loss.is_finite() {
             self.model = Some(model);

@@ -52,5 +52,21 @@ pub fn device(name: &str, precision: Precision) -> Result<Device> {
     if !device.supports_dtype(precision.dtype()) {
         bail!("backend `{name}` does not support {precision}; use --precision f32");
     }
+    if precision == Precision::F64 {
+        make_f64_the_default(&device);
+    }
     Ok(device)
+}
+
+/// Every tensor charrnn makes names its dtype, but Burn's optimizers rebuild
+/// their saved state (Adam's moments, RMSprop's averages) in the default
+/// device's default float dtype, which would turn an f64 run's state into
+/// f32 on --resume. One process runs one precision, so an f64 run makes f64
+/// the default, on its device and on the default device (where Burn loads
+/// optimizer state before moving it). A device already in use keeps its
+/// setting, which is why this happens before any tensor exists.
+fn make_f64_the_default(device: &Device) {
+    for mut d in [device.clone(), Device::default()] {
+        let _ = d.configure(burn::tensor::FloatDType::F64);
+    }
 }

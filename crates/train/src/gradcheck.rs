@@ -35,7 +35,12 @@ pub fn run(args: &TrainArgs) -> Result<i32> {
         None => (spec, layout::random(&spec, c.seed, Precision::F64)),
     };
     let chunk = streams.chunk(&text.ids, 0);
-    let zero = || Precision::F64.data(vec![0.0; c.batch_size * c.hidden_size], [c.batch_size, c.hidden_size]);
+    let zero = || {
+        Precision::F64.data(
+            vec![0.0; c.batch_size * c.hidden_size],
+            [c.batch_size, c.hidden_size],
+        )
+    };
     println!(
         "gradient check: backend {}, f64, {}, dropout {}, T {}, B {}, first chunk of {}",
         c.backend,
@@ -60,7 +65,13 @@ pub fn run(args: &TrainArgs) -> Result<i32> {
     } else {
         let plain = device.clone();
         let masks = Dropout::new(c.dropout, c.seed)
-            .masks(spec.layers, chunk.inputs.len(), spec.hidden, Precision::F64, &plain)
+            .masks(
+                spec.layers,
+                chunk.inputs.len(),
+                spec.hidden,
+                Precision::F64,
+                &plain,
+            )
             .map(|m| m.into_iter().map(|t| t.into_data()).collect::<Vec<_>>());
         let parts = spec.state_names().len();
         let state: Vec<_> = (0..parts).map(|_| zero()).collect();

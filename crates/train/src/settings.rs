@@ -77,7 +77,9 @@ pub fn apply_flags(c: &mut TrainConfig, a: &TrainArgs) -> Result<()> {
     }
     if let Some(name) = &o.optimizer {
         c.optimizer = OptimizerKind::parse(name).with_context(|| {
-            format!("invalid value for --optimizer: `{name}` (expected adagrad, sgd, rmsprop or adam)")
+            format!(
+                "invalid value for --optimizer: `{name}` (expected adagrad, sgd, rmsprop or adam)"
+            )
         })?;
     }
     if let Some(w) = &m.init_weights {

@@ -196,10 +196,7 @@ fn mismatch(found: &ModelSpec, spec: &ModelSpec) -> String {
             found.vocab, spec.vocab
         ));
     }
-    format!(
-        "the weights are for another network: {}",
-        diffs.join(", ")
-    )
+    format!("the weights are for another network: {}", diffs.join(", "))
 }
 
 /// Fresh weights drawn on the host from `seed`: the original's N(0,1)·0.01
