@@ -83,6 +83,7 @@ impl Trainer {
     }
 
     /// A fresh run of any network with any optimizer and dropout.
+    #[allow(clippy::too_many_arguments)]
     pub fn with_options(
         model: Network,
         optimizer: &OptimizerSettings,

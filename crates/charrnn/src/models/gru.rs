@@ -12,12 +12,12 @@ use burn::tensor::Tensor;
 
 use super::layer::{Layer, sigmoid};
 
-/// One step. `xp` is this step's slice of the input projection [B, 3H];
+/// One step. `xp` is this step's input projection x_t·W_ihᵀ + b_ih [B, 3H];
 /// the state is [h], [B, H].
 pub fn step(layer: &Layer, xp: Tensor<2>, state: &[Tensor<2>]) -> Vec<Tensor<2>> {
     let h = state[0].clone();
     let hsize = h.dims()[1];
-    let hp = layer.recur(h.clone()); // [B,3H]
+    let hp = layer.recur(h.clone()) + layer.b_hh.val(); // [B,3H]
     // r and z in one sigmoid over the first 2H columns.
     let rz = sigmoid(xp.clone().narrow(1, 0, 2 * hsize) + hp.clone().narrow(1, 0, 2 * hsize));
     let r = rz.clone().narrow(1, 0, hsize);

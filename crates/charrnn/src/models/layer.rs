@@ -21,27 +21,41 @@ pub struct Layer {
     pub b_hh: Param<Tensor<2>>,
 }
 
-/// What a layer reads: char ids (layer 0) or the layer below's outputs.
-pub enum LayerInput {
-    /// [N] ids: x·W_ihᵀ of a one-hot x is a row of W_ihᵀ, so a gather.
+/// What a layer reads at one step.
+pub enum StepInput {
+    /// [B] char ids: x·W_ihᵀ of a one-hot x is a row of W_ihᵀ, so a gather.
     Ids(Tensor<1, Int>),
-    /// [N, H] activations.
+    /// [B, H] outputs of the layer below.
     Rows(Tensor<2>),
 }
 
 impl Layer {
-    /// x·W_ihᵀ + b_ih for all N = T·B rows at once: [N, G·H].
-    pub fn project(&self, input: LayerInput) -> Tensor<2> {
-        let xw = match input {
-            LayerInput::Ids(ids) => self.w_ih.val().select(0, ids),
-            LayerInput::Rows(x) => x.matmul(self.w_ih.val()),
-        };
-        xw + self.b_ih.val()
+    /// The bias that joins the input projection: b_ih + b_hh where the cell
+    /// adds both to one sum (tanh RNN, LSTM), b_ih alone for the GRU (whose
+    /// reset gate multiplies the recurrent product with its bias).
+    pub fn input_bias(&self, both: bool) -> Tensor<2> {
+        if both {
+            self.b_ih.val() + self.b_hh.val()
+        } else {
+            self.b_ih.val()
+        }
     }
 
-    /// h·W_hhᵀ + b_hh: [B, G·H].
+    /// x_t·W_ihᵀ + bias for one step: [B, G·H]. For char ids, `table` is
+    /// W_ihᵀ + bias [V, G·H] (made once per chunk), so a step is one gather.
+    /// Per step rather than once for all T·B rows: slicing a [T·B, G·H]
+    /// projection per step costs T² in its backward (a zeroed full-size
+    /// gradient buffer at every step).
+    pub fn project(&self, input: StepInput, table_or_bias: &Tensor<2>) -> Tensor<2> {
+        match input {
+            StepInput::Ids(ids) => table_or_bias.clone().select(0, ids),
+            StepInput::Rows(x) => x.matmul(self.w_ih.val()) + table_or_bias.clone(),
+        }
+    }
+
+    /// h·W_hhᵀ: [B, G·H].
     pub fn recur(&self, h: Tensor<2>) -> Tensor<2> {
-        h.matmul(self.w_hh.val()) + self.b_hh.val()
+        h.matmul(self.w_hh.val())
     }
 
     /// H

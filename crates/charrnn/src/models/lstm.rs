@@ -11,8 +11,8 @@ use burn::tensor::Tensor;
 
 use super::layer::{Layer, sigmoid};
 
-/// One step. `xp` is this step's slice of the input projection [B, 4H];
-/// the state is [h, c], each [B, H].
+/// One step. `xp` is this step's input projection with both biases,
+/// x_t·W_ihᵀ + b_ih + b_hh [B, 4H]; the state is [h, c], each [B, H].
 pub fn step(layer: &Layer, xp: Tensor<2>, state: &[Tensor<2>]) -> Vec<Tensor<2>> {
     let (h, c) = (state[0].clone(), state[1].clone());
     let gates = xp + layer.recur(h); // [B,4H]

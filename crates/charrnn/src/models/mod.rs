@@ -33,6 +33,8 @@ pub use spec::{Layout, ModelKind, ModelSpec};
 use stacked::Stacked;
 
 /// Any model charrnn trains.
+// The original's variant is larger on the stack; a process holds one network.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Network {
     /// min-char-rnn (model `rnn`, one layer).

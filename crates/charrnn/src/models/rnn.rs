@@ -244,14 +244,18 @@ impl Rnn {
     ) -> ChunkOutput {
         let [b, _] = h0.dims();
         let steps = inputs.dims()[0] / b;
-        // Wxh·x_t + bh for every step at once: a row gather, no one-hot product.
-        let xh = self.wxh.val().select(0, inputs) + self.bh.val(); // [T*B,H]
+        // Wxh·x_t + bh is row x_t of Wxhᵀ + bh: one add per chunk, then a row
+        // gather per step, no one-hot product. (Gathering all T·B rows at once
+        // and narrowing per step is the same math, but narrow's backward fills
+        // a zeroed [T*B,H] buffer at every step: T² work per chunk.)
+        let xb = self.wxh.val() + self.bh.val(); // [V,H]
         let whh = self.whh.val(); // [H,H]
         let mut h = h0; // [B,H]
         let mut hs = Vec::with_capacity(steps);
         for t in 0..steps {
-            // h_t = tanh(x_t·Wxhᵀ + h_{t-1}·Whhᵀ + bh): the only per-step work.
-            h = (xh.clone().narrow(0, t * b, b) + h.matmul(whh.clone())).tanh(); // [B,H]
+            let x_t = inputs.clone().narrow(0, t * b, b); // [B] char ids
+            // h_t = tanh(x_t·Wxhᵀ + bh + h_{t-1}·Whhᵀ): the only per-step work.
+            h = (xb.clone().select(0, x_t) + h.matmul(whh.clone())).tanh(); // [B,H]
             hs.push(h.clone());
         }
         let mut h_all = Tensor::cat(hs, 0); // [T*B,H]

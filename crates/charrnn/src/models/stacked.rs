@@ -12,7 +12,7 @@
 use burn::module::{Module, Param, ParamId};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
-use super::layer::{Layer, LayerInput};
+use super::layer::{Layer, StepInput};
 use super::named::NamedWeights;
 use super::rnn::transpose;
 use super::spec::{Layout, ModelKind, ModelSpec};
@@ -119,28 +119,43 @@ impl Stacked {
         masks: Option<&[Tensor<2>]>,
     ) -> (Tensor<2>, Vec<Tensor<2>>) {
         let parts = self.kind.state_parts().len();
+        let both_biases = self.kind != ModelKind::Gru;
         let b = state[0].dims()[0];
         let steps = inputs.dims()[0] / b;
-        let mut input = LayerInput::Ids(inputs);
+        // Layer by layer; each layer's outputs stay one tensor per step, so
+        // the layer above reads them without slicing a [T·B, H] tensor.
+        let mut below: Vec<Tensor<2>> = Vec::new();
         let mut out_state = Vec::with_capacity(state.len());
-        let mut top = None;
         for (k, layer) in self.layers.iter().enumerate() {
-            let xp = layer.project(input); // [T·B, G·H]
+            let bias = layer.input_bias(both_biases); // [1, G·H]
+            // Layer 0 reads chars: its projection is a row of W_ihᵀ + bias.
+            let table = if k == 0 {
+                layer.w_ih.val() + bias
+            } else {
+                bias
+            };
             let mut s = state[k * parts..(k + 1) * parts].to_vec();
-            let mut hs = Vec::with_capacity(steps);
-            for t in 0..steps {
-                s = self.cell_step(layer, xp.clone().narrow(0, t * b, b), &s);
-                hs.push(s[0].clone());
-            }
-            let mut h_all = Tensor::cat(hs, 0); // [T·B, H]
-            if let Some(masks) = masks {
-                h_all = h_all * masks[k].clone();
+            let step_inputs: Vec<StepInput> = if k == 0 {
+                (0..steps)
+                    .map(|t| StepInput::Ids(inputs.clone().narrow(0, t * b, b)))
+                    .collect()
+            } else {
+                below.drain(..).map(StepInput::Rows).collect()
+            };
+            let mut outs = Vec::with_capacity(steps);
+            for (t, input) in step_inputs.into_iter().enumerate() {
+                s = self.cell_step(layer, layer.project(input, &table), &s);
+                let mut h = s[0].clone(); // [B, H]
+                if let Some(masks) = masks {
+                    // The masks are constants: slicing them costs no backward.
+                    h = h * masks[k].clone().narrow(0, t * b, b);
+                }
+                outs.push(h);
             }
             out_state.extend(s);
-            input = LayerInput::Rows(h_all.clone());
-            top = Some(h_all);
+            below = outs;
         }
-        (top.expect("at least one layer"), out_state)
+        (Tensor::cat(below, 0), out_state)
     }
 
     /// Logits [N, V] of top-layer outputs [N, H].
