@@ -528,3 +528,89 @@ fn help_lists_the_compiled_backends() {
     let o = train(&["--help"]);
     assert!(String::from_utf8_lossy(&o.stdout).contains("Backends compiled in: flex, ndarray"));
 }
+
+/// Sizes that cannot fit are refused from the configuration, in one line
+/// giving the estimate and what is available, within a second.
+#[test]
+fn sizes_that_cannot_fit_are_refused_before_allocating() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (flag, value) in [
+        ("--hidden-size", "100000000"),
+        ("--hidden-size", "4000000000"),
+        ("--layers", "1000000000"),
+    ] {
+        let start = std::time::Instant::now();
+        let o = quick(&tmp.path().join("r"), &["--model", "lstm", flag, value]);
+        let secs = start.elapsed().as_secs_f64();
+        println!("{flag} {value}: {secs:.2} s: {}", stderr(&o).trim());
+        assert_refused(&o, &["needs about", "is available"]);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(secs < 1.0, "took {secs} s");
+        assert!(!tmp.path().join("r").exists());
+    }
+    let o = train(&["bench", "--config", &tiny(), "--hidden-size", "100000000"]);
+    assert_refused(&o, &["needs about"]);
+}
+
+/// Every flag has a one-line description with its default, and each
+/// subcommand takes only the flags it uses.
+#[test]
+fn help_describes_every_flag_and_subcommands_take_only_theirs() {
+    let help = |args: &[&str]| String::from_utf8(train(args).stdout).unwrap();
+    for args in [
+        vec!["--help"],
+        vec!["bench", "--help"],
+        vec!["gradcheck", "--help"],
+        vec!["sample", "--help"],
+    ] {
+        let text = help(&args);
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let flag = line.trim_start();
+            if !(flag.starts_with("--") || flag.starts_with("-h")) {
+                continue;
+            }
+            // clap puts the description beside the flag or on the next line.
+            let beside = flag.split_once("  ").map(|(_, d)| d.trim().to_string());
+            let below = lines.get(i + 1).map(|l| l.trim().to_string());
+            let described = beside
+                .filter(|d| !d.is_empty())
+                .or(below.filter(|d| !d.is_empty() && !d.starts_with('-')));
+            let d = described.unwrap_or_else(|| panic!("{args:?}: no description: {line}"));
+            let no_default = [
+                "--help",
+                "--version",
+                "--force",
+                "--resume",
+                "--checkpoint <",
+            ];
+            if !no_default
+                .iter()
+                .any(|f| flag.starts_with(f) || flag.starts_with("-h"))
+            {
+                assert!(d.contains("default"), "{args:?}: no default: {line} {d}");
+            }
+        }
+    }
+    let bench = help(&["bench", "--help"]);
+    for unused in [
+        "--out-dir",
+        "--resume",
+        "--force",
+        "--checkpoint-every",
+        "--sample-every",
+    ] {
+        assert!(!bench.contains(unused), "bench offers {unused}");
+    }
+    let gradcheck = help(&["gradcheck", "--help"]);
+    for unused in [
+        "--learning-rate",
+        "--optimizer",
+        "--iterations",
+        "--out-dir",
+    ] {
+        assert!(!gradcheck.contains(unused), "gradcheck offers {unused}");
+    }
+    let o = train(&["bench", "--out-dir", "x"]);
+    assert_refused(&o, &["--out-dir"]);
+}

@@ -83,3 +83,93 @@ fn wgpu_trains_like_ndarray() {
         assert!(rel <= 2e-3, "{name}: {rel:e}");
     }
 }
+
+/// The PyTorch LSTM and GRU golden runs on wgpu in f32: every loss within
+/// f32 accuracy of PyTorch's float64 numbers, and the final weights too.
+#[test]
+fn wgpu_lstm_and_gru_match_pytorch_in_f32() {
+    let tmp = tempfile::tempdir().unwrap();
+    for model in ["lstm", "gru"] {
+        let dir = common::torch_fixture_dir(model);
+        let file = |n: &str| dir.join(n).display().to_string();
+        let out = tmp.path().join(model);
+        let o = Command::new(BIN)
+            .args([
+                "--data",
+                &file("input.txt"),
+                "--init-weights",
+                &file("init.safetensors"),
+            ])
+            .args(["--model", model, "--layers", "2", "--hidden-size", "16"])
+            .args([
+                "--batch-size",
+                "3",
+                "--seq-length",
+                "10",
+                "--optimizer",
+                "sgd",
+            ])
+            .args([
+                "--learning-rate",
+                "0.1",
+                "--iterations",
+                "25",
+                "--precision",
+                "f32",
+            ])
+            .args([
+                "--backend",
+                "wgpu",
+                "--sample-every",
+                "0",
+                "--print-every",
+                "0",
+            ])
+            .args(["--out-dir", &out.display().to_string()])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{model}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let read = |p: &Path| -> Vec<f64> {
+            std::fs::read_to_string(p)
+                .unwrap()
+                .lines()
+                .skip(1)
+                .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
+                .collect()
+        };
+        let (got, want) = (
+            read(&out.join("metrics.csv")),
+            read(&dir.join("losses.csv")),
+        );
+        assert_eq!(got.len(), want.len());
+        let loss_rel = got
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| ((a - b) / b).abs())
+            .fold(0.0, f64::max);
+        let after = dir.join("after.safetensors");
+        let mut w_rel = 0.0f64;
+        for name in [
+            "rnn.weight_ih_l0",
+            "rnn.weight_hh_l1",
+            "rnn.bias_hh_l0",
+            "out.weight",
+            "out.bias",
+        ] {
+            let (a, _) = read_tensor(&out.join("weights.safetensors"), name);
+            let (b, _) = read_tensor(&after, name);
+            w_rel = w_rel.max(rel_diff(&a, &b));
+        }
+        println!(
+            "wgpu {model} f32 vs PyTorch f64: max rel loss diff {loss_rel:e}, max rel weight diff {w_rel:e}"
+        );
+        assert!(
+            loss_rel <= 1e-4 && w_rel <= 1e-4,
+            "{model}: {loss_rel:e} {w_rel:e}"
+        );
+    }
+}

@@ -130,7 +130,8 @@ impl Checkpoint {
         })
     }
 
-    fn from_bytes(bytes: &[u8]) -> std::result::Result<Self, String> {
+    /// Parses checkpoint bytes; the error says what is wrong.
+    pub fn from_bytes(bytes: &[u8]) -> std::result::Result<Self, String> {
         let corrupt = |e: safetensors::SafeTensorError| format!("truncated or corrupt ({e})");
         let (_, header) = SafeTensors::read_metadata(bytes).map_err(corrupt)?;
         let tensors = SafeTensors::deserialize(bytes).map_err(corrupt)?;
@@ -162,6 +163,15 @@ impl Checkpoint {
             // A one-layer tanh RNN that started from PyTorch's weights.
             spec.layout = crate::models::Layout::PyTorch;
         }
+        // A config that declares more parameters than the file holds bytes is
+        // refused before its tensor names are even listed.
+        let declared = crate::memory::params(&spec) * 4.0;
+        if declared > bytes.len() as f64 {
+            return Err(format!(
+                "its config declares a {} network ({declared:.0} bytes at least), larger than the file",
+                spec.describe()
+            ));
+        }
         let read = |name: &str| -> std::result::Result<TensorData, String> {
             let t = tensors
                 .tensor(name)
@@ -184,6 +194,7 @@ impl Checkpoint {
         }
         let weights = NamedWeights::new(weights);
         layout::check(&weights, &spec)?;
+        crate::weights::check_finite(&weights)?;
         let dtype = weights.tensors[0].1.dtype();
         let mut state = Vec::new();
         for name in spec.state_names() {

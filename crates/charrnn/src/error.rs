@@ -41,6 +41,8 @@ pub enum Error {
     Checkpoint { path: PathBuf, message: String },
     #[error("{0}")]
     Unknown(String),
+    #[error("{0}")]
+    TooBig(String),
     #[error("training diverged at iteration {iter}: loss is {loss}")]
     NonFinite { iter: u64, loss: f64 },
 }

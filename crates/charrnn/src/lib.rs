@@ -8,7 +8,8 @@
 //! the original's Adagrad with clamp-by-value, SGD, Burn's RMSprop and Adam),
 //! dropout masks from a host generator ([`dropout`]), the training loop
 //! ([`train`]), sampling ([`sample`]), weights files ([`weights`]),
-//! checkpoints ([`checkpoint`]) and the run configuration ([`config`]). It
+//! checkpoints ([`checkpoint`]), the run configuration ([`config`]) and the
+//! memory a configuration needs ([`memory`]). It
 //! never names a backend: every entry point takes a
 //! [`burn::tensor::Device`] and a [`Precision`].
 //!
@@ -25,6 +26,7 @@ pub mod dropout;
 pub mod error;
 pub mod fsutil;
 pub mod gradcheck;
+pub mod memory;
 pub mod models;
 pub mod optim;
 pub mod precision;

@@ -14,8 +14,8 @@ use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use crate::data::Vocab;
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
-use crate::models::NamedWeights;
 use crate::models::rnn::{PARAM_NAMES, Weights};
+use crate::models::{ModelSpec, NamedWeights, layout};
 
 /// Serialises weights and vocabulary to safetensors bytes. `vocab` is the
 /// only metadata key: safetensors keeps metadata in a HashMap, so with more
@@ -54,6 +54,49 @@ pub fn load_named(path: &Path) -> Result<(NamedWeights, Vocab)> {
         path: path.to_path_buf(),
         message,
     })
+}
+
+/// A weights file of either layout checked in every respect: the network its
+/// names and shapes imply, every tensor present with its shape and nothing
+/// else, the vocabulary's size the tensors', every value finite. What this
+/// accepts builds and runs.
+pub fn load_checked(path: &Path) -> Result<(ModelSpec, NamedWeights, Vocab)> {
+    let bytes = std::fs::read(path).map_err(|error| Error::Io {
+        path: path.to_path_buf(),
+        error,
+    })?;
+    checked_from_bytes(&bytes).map_err(|message| Error::Weights {
+        path: path.to_path_buf(),
+        message,
+    })
+}
+
+/// [`load_checked`] on bytes.
+pub fn checked_from_bytes(
+    bytes: &[u8],
+) -> std::result::Result<(ModelSpec, NamedWeights, Vocab), String> {
+    let (w, vocab) = named_from_bytes(bytes)?;
+    let spec = layout::infer(&w)?;
+    if spec.vocab != vocab.len() {
+        return Err(format!(
+            "its vocabulary has {} chars but its tensors are for {}",
+            vocab.len(),
+            spec.vocab
+        ));
+    }
+    let (spec, w) = layout::conform(&w, &spec)?;
+    check_finite(&w)?;
+    Ok((spec, w, vocab))
+}
+
+/// Refuses NaN and infinite weights, naming the tensor.
+pub fn check_finite(w: &NamedWeights) -> std::result::Result<(), String> {
+    for (name, d) in w.named() {
+        if d.iter::<f64>().any(|x| !x.is_finite()) {
+            return Err(format!("{name} holds NaN or infinite values"));
+        }
+    }
+    Ok(())
 }
 
 /// Every tensor of safetensors bytes (f32 or f64, all of one dtype), in the

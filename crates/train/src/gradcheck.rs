@@ -11,7 +11,9 @@ use charrnn::dropout::Dropout;
 use charrnn::gradcheck::{
     Case, FD_ABS_TOL, FD_REL_TOL, MANUAL_REL_TOL, check, check_network, format,
 };
+use charrnn::memory::{self, Estimate};
 use charrnn::models::layout;
+use charrnn::optim::OptimizerKind;
 
 use crate::backend;
 use crate::cli::TrainArgs;
@@ -26,6 +28,18 @@ pub fn run(args: &TrainArgs) -> Result<i32> {
     let text = Text::load(&c.data)?;
     let streams = Streams::new(text.len(), c.seq_length, c.batch_size, &c.data)?;
     let spec = c.spec(text.vocab.len());
+    memory::check(
+        &format!("the gradient check of {}", spec.describe()),
+        &Estimate::training(
+            &spec,
+            OptimizerKind::Sgd,
+            Precision::F64,
+            c.seq_length,
+            c.batch_size,
+            text.len() as f64,
+            0.0,
+        ),
+    )?;
     let (spec, weights) = match &c.init_weights {
         Some(path) => {
             let (w, _) = charrnn::weights::load_named(path)?;

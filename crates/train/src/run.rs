@@ -14,6 +14,7 @@ use charrnn::checkpoint::{self, Checkpoint};
 use charrnn::config::TrainConfig;
 use charrnn::data::{Streams, Text};
 use charrnn::fsutil::write_atomic;
+use charrnn::memory::{self, Estimate};
 use charrnn::models::{Network, State};
 use charrnn::train::{Progress, Trainer};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -46,6 +47,15 @@ pub fn setup(args: &TrainArgs) -> Result<Setup> {
         }
         None => (settings::resolve(args)?, None),
     };
+    let text_bytes = std::fs::metadata(&config.data).map_or(0, |m| m.len()) as f64;
+    memory::check(
+        &format!("reading {}", config.data.display()),
+        &Estimate {
+            text: 5.0 * text_bytes,
+            parameters: 0.0,
+            activations: 0.0,
+        },
+    )?;
     let text = Text::load(&config.data)?;
     let streams = Streams::new(
         text.len(),
@@ -53,8 +63,25 @@ pub fn setup(args: &TrainArgs) -> Result<Setup> {
         config.batch_size,
         &config.data,
     )?;
-    let device = &backend::device(&config.backend, config.precision)?.autodiff();
     let spec = config.spec(text.vocab.len());
+    memory::check(
+        &format!(
+            "{} at B {} T {}",
+            spec.describe(),
+            config.batch_size,
+            config.seq_length
+        ),
+        &Estimate::training(
+            &spec,
+            config.optimizer,
+            config.precision,
+            config.seq_length,
+            config.batch_size,
+            text.len() as f64,
+            text_bytes,
+        ),
+    )?;
+    let device = &backend::device(&config.backend, config.precision)?.autodiff();
     let model = match (&saved, &config.init_weights) {
         (Some(ck), _) => {
             if ck.vocab != text.vocab {
@@ -99,9 +126,8 @@ pub fn setup(args: &TrainArgs) -> Result<Setup> {
     let resumed_from = saved.as_ref().map(|ck| ck.iter);
     if let Some(ck) = saved {
         let optim = optimizer
-            .init()
-            .from_bytes(ck.optimizer_bytes())
-            .map_err(|e| anyhow::anyhow!("checkpoint: optimizer state is corrupt ({e:?})"))?;
+            .restore(ck.optimizer_bytes(), trainer.model())
+            .map_err(|e| anyhow::anyhow!("checkpoint: {e}"))?;
         trainer.restore(
             optim,
             Progress {

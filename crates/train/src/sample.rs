@@ -7,7 +7,8 @@ use std::path::Path;
 use anyhow::{Result, bail};
 use charrnn::checkpoint::Checkpoint;
 use charrnn::data::Vocab;
-use charrnn::models::{ModelSpec, NamedWeights, Network, layout};
+use charrnn::memory::{self, Estimate};
+use charrnn::models::{ModelSpec, NamedWeights, Network};
 use charrnn::sample::{advance, sample};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -29,6 +30,10 @@ pub fn run(a: &SampleArgs) -> Result<i32> {
         );
     }
     let (weights, spec, vocab, saved_backend) = load(&a.checkpoint)?;
+    memory::check(
+        &format!("sampling from {}", spec.describe()),
+        &Estimate::inference(&spec, weights.precision(), 1),
+    )?;
     let name = a.backend.clone().unwrap_or(saved_backend);
     let device = backend::device(&name, weights.precision())?;
     let model = Network::load(&spec, &weights, &device)
@@ -76,21 +81,23 @@ fn load(path: &Path) -> Result<(NamedWeights, ModelSpec, Vocab, String)> {
     if !path.exists() {
         bail!("--checkpoint {}: no such file or directory", path.display());
     }
+    // The file is read whole: its size bounds what loading it can take.
+    let file = charrnn::checkpoint::file_in(path);
+    let bytes = std::fs::metadata(&file).map_or(0, |m| m.len()) as f64;
+    memory::check(
+        &format!("reading {}", file.display()),
+        &Estimate {
+            text: 0.0,
+            parameters: 3.0 * bytes,
+            activations: 0.0,
+        },
+    )?;
     let is_weights = path.is_file()
         && path
             .file_name()
             .is_some_and(|n| n != charrnn::checkpoint::FILE_NAME);
     if is_weights {
-        let (w, v) = charrnn::weights::load_named(path)?;
-        let spec = layout::infer(&w).map_err(|m| anyhow::anyhow!("{}: {m}", path.display()))?;
-        if spec.vocab != v.len() {
-            bail!(
-                "{}: its vocabulary has {} chars but its tensors are for {}",
-                path.display(),
-                v.len(),
-                spec.vocab
-            );
-        }
+        let (spec, w, v) = charrnn::weights::load_checked(path)?;
         return Ok((w, spec, v, backend::COMPILED[0].to_string()));
     }
     let ck = Checkpoint::load(path)?;

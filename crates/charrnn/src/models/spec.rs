@@ -134,14 +134,4 @@ impl ModelSpec {
             })
             .collect()
     }
-
-    /// Parameters in total.
-    pub fn num_params(&self) -> usize {
-        let (g, h, v) = (self.kind.gates(), self.hidden, self.vocab);
-        let layer = |input: usize| g * h * (input + h) + 2 * g * h;
-        if self.is_original() {
-            return h * v + h * h + v * h + h + v;
-        }
-        layer(v) + (self.layers - 1) * layer(h) + v * h + v
-    }
 }

@@ -17,8 +17,14 @@ mod clamped;
 pub use adagrad::{AdagradState, ClampedAdagrad, EPSILON};
 pub use clamped::Clamped;
 
-use burn::optim::{AdamConfig, ModuleOptimizer, RmsPropConfig, SgdConfig};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, RmsPropConfig, SgdConfig};
+use burn::tensor::Bytes;
 use serde::{Deserialize, Serialize};
+
+use crate::models::Network;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -101,4 +107,60 @@ impl OptimizerSettings {
             .init(),
         }
     }
+}
+
+impl OptimizerSettings {
+    /// The optimizer with state restored from burnpack `bytes` (a
+    /// checkpoint's), checked against `model` (on an autodiff device): the
+    /// state must parse, and one trial step on a copy, with zero gradients,
+    /// must run and leave every weight finite. Burn 0.22.1 panics on some
+    /// malformed records and would only fail later on a state of the wrong
+    /// shape; both become an error here, before training starts.
+    pub fn restore(
+        &self,
+        bytes: Bytes,
+        model: &Network,
+    ) -> std::result::Result<ModuleOptimizer, String> {
+        let corrupt = |what: &str| format!("optimizer state is corrupt ({what})");
+        let optim = quietly(|| self.init().from_bytes(bytes))
+            .ok_or_else(|| corrupt("unreadable"))?
+            .map_err(|e| corrupt(&format!("{e:?}")))?;
+        let trial = quietly(|| {
+            let loss = zero_loss(model);
+            let grads = GradientsParams::from_grads(loss.backward(), model);
+            optim.clone().step(1e-3, model.clone(), grads).to_weights()
+        })
+        .ok_or_else(|| corrupt("it does not fit the network"))?;
+        crate::weights::check_finite(&trial).map_err(|e| corrupt(&e))?;
+        Ok(optim)
+    }
+}
+
+/// 0 · Σ every parameter: a loss whose gradients are all zero.
+fn zero_loss(model: &Network) -> burn::tensor::Tensor<1> {
+    struct Sum(Option<burn::tensor::Tensor<1>>);
+    impl burn::module::ModuleVisitor for Sum {
+        fn visit_float<const D: usize>(
+            &mut self,
+            param: &burn::module::Param<burn::tensor::Tensor<D>>,
+        ) {
+            let s = param.val().sum().mul_scalar(0.0);
+            self.0 = Some(match self.0.take() {
+                Some(acc) => acc + s,
+                None => s,
+            });
+        }
+    }
+    let mut sum = Sum(None);
+    model.visit(&mut sum);
+    sum.0.expect("a network has parameters")
+}
+
+/// Runs `f`, turning a panic into None without printing it.
+fn quietly<T>(f: impl FnOnce() -> T) -> Option<T> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let out = catch_unwind(AssertUnwindSafe(f)).ok();
+    std::panic::set_hook(hook);
+    out
 }
