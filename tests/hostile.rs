@@ -116,6 +116,7 @@ fn checkpoint_file() -> Vec<u8> {
         state: t.state_data(),
         rng: t.progress.rng.clone(),
         dropout_rng: t.progress.dropout.rng.clone(),
+        eval: Default::default(),
         optimizer: t.optim.into_bytes().unwrap().to_vec(),
         config,
     };

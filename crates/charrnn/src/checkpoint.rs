@@ -24,6 +24,7 @@ use crate::Precision;
 use crate::config::TrainConfig;
 use crate::data::Vocab;
 use crate::dropout::Dropout;
+use crate::eval::EvalProgress;
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomic;
 use crate::models::{NamedWeights, layout};
@@ -45,6 +46,8 @@ pub struct Checkpoint {
     pub state: Vec<TensorData>,
     pub rng: ChaCha8Rng,
     pub dropout_rng: ChaCha8Rng,
+    /// Training loss since the last evaluation and the best validation loss.
+    pub eval: EvalProgress,
     /// The optimizer state as burnpack bytes.
     pub optimizer: Vec<u8>,
 }
@@ -90,6 +93,10 @@ impl Checkpoint {
         let json = |r: &ChaCha8Rng| serde_json::to_string(r).expect("rng serialises");
         meta.insert("rng".into(), json(&self.rng));
         meta.insert("dropout_rng".into(), json(&self.dropout_rng));
+        meta.insert(
+            "eval".into(),
+            serde_json::to_string(&self.eval).expect("eval progress serialises"),
+        );
         meta.insert("config".into(), self.config.to_toml());
         meta.insert("precision".into(), self.precision().name().into());
         meta.insert("backend".into(), self.backend.clone());
@@ -230,6 +237,10 @@ impl Checkpoint {
             state,
             rng: rng("rng")?,
             dropout_rng,
+            eval: match meta.get("eval") {
+                Some(json) => serde_json::from_str(json).map_err(|e| format!("bad `eval` state: {e}"))?,
+                None => EvalProgress::default(),
+            },
             optimizer: optimizer.data().to_vec(),
             config,
         })
@@ -271,6 +282,11 @@ mod tests {
             smooth_loss: 0.1 + 0.2, // not a short decimal: must round-trip exactly
             state: vec![precision.data(vec![0.5, -0.25, 1e-30, 0.3, 0.1, 0.2, 0.7, -0.9], [2, 4])],
             dropout_rng: Dropout::new(0.2, 3).rng,
+            eval: EvalProgress {
+                train_sum: 0.1 + 0.2,
+                train_count: 7,
+                best: Some(1.0 / 3.0),
+            },
             rng,
             optimizer: vec![1, 2, 3, 250],
         }
@@ -293,6 +309,7 @@ mod tests {
             assert_eq!(back.state, ck.state);
             assert_eq!(back.rng, ck.rng);
             assert_eq!(back.dropout_rng, ck.dropout_rng);
+            assert_eq!(back.eval, ck.eval);
             assert_eq!(back.optimizer, ck.optimizer);
             assert_eq!(
                 (back.backend.as_str(), back.precision()),

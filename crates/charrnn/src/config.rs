@@ -56,6 +56,10 @@ pub struct TrainConfig {
     pub rmsprop_momentum: f64,
     /// Adam's and RMSprop's ε (Adagrad keeps the original's 1e-8 inside the root).
     pub epsilon: f64,
+    /// The last this fraction of the text is held out for validation (0 = none).
+    pub val_fraction: f64,
+    /// Evaluate on the validation split every this many iterations (0 = only at the end).
+    pub eval_every: u64,
 }
 
 impl Default for TrainConfig {
@@ -85,12 +89,14 @@ impl Default for TrainConfig {
             rmsprop_alpha: 0.99,
             rmsprop_momentum: 0.0,
             epsilon: 1e-8,
+            val_fraction: 0.0,
+            eval_every: 1000,
         }
     }
 }
 
 /// The keys a config file may hold.
-pub const KEYS: [&str; 24] = [
+pub const KEYS: [&str; 26] = [
     "data",
     "hidden_size",
     "seq_length",
@@ -115,6 +121,8 @@ pub const KEYS: [&str; 24] = [
     "rmsprop_alpha",
     "rmsprop_momentum",
     "epsilon",
+    "val_fraction",
+    "eval_every",
 ];
 
 impl TrainConfig {
@@ -171,6 +179,11 @@ impl TrainConfig {
     /// The network this config trains on a text of `vocab` chars.
     pub fn spec(&self, vocab: usize) -> ModelSpec {
         ModelSpec::new(self.model, self.layers, vocab, self.hidden_size)
+    }
+
+    /// Chars held out for validation out of `text_len` (the last ones).
+    pub fn val_chars(&self, text_len: usize) -> usize {
+        (self.val_fraction * text_len as f64).floor() as usize
     }
 
     pub fn optimizer_settings(&self) -> OptimizerSettings {
@@ -231,6 +244,12 @@ impl TrainConfig {
             return bad(
                 "rmsprop_momentum",
                 format!("{} (must be in [0, 1))", self.rmsprop_momentum),
+            );
+        }
+        if !(self.val_fraction >= 0.0 && self.val_fraction < 1.0) {
+            return bad(
+                "val_fraction",
+                format!("{} (must be in [0, 1))", self.val_fraction),
             );
         }
         if !(self.epsilon.is_finite() && self.epsilon > 0.0) {

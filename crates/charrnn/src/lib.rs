@@ -7,7 +7,8 @@
 //! to it and to finite differences ([`gradcheck`]), the optimizers ([`optim`]:
 //! the original's Adagrad with clamp-by-value, SGD, Burn's RMSprop and Adam),
 //! dropout masks from a host generator ([`dropout`]), the training loop
-//! ([`train`]), sampling ([`sample`]), weights files ([`weights`]),
+//! ([`train`]), evaluation in nats per char ([`eval`]), sampling
+//! ([`sample`]), weights files ([`weights`]),
 //! checkpoints ([`checkpoint`]), the run configuration ([`config`]) and the
 //! memory a configuration needs ([`memory`]). It
 //! never names a backend: every entry point takes a
@@ -24,6 +25,7 @@ pub mod config;
 pub mod data;
 pub mod dropout;
 pub mod error;
+pub mod eval;
 pub mod fsutil;
 pub mod gradcheck;
 pub mod memory;

@@ -118,6 +118,12 @@ pub struct TrainArgs {
     /// Write a checkpoint every this many iterations; 0 only at the end [default: 1000]
     #[arg(long, allow_negative_numbers = true)]
     pub checkpoint_every: Option<u64>,
+    /// Hold out the last this fraction of the text for validation, in [0, 1) [default: 0]
+    #[arg(long, allow_negative_numbers = true)]
+    pub val_fraction: Option<f64>,
+    /// Evaluate on the validation split every this many iterations; 0 only at the end [default: 1000]
+    #[arg(long, allow_negative_numbers = true)]
+    pub eval_every: Option<u64>,
     /// Continue the run stored in this directory
     #[arg(long)]
     pub resume: Option<PathBuf>,

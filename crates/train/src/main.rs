@@ -9,6 +9,7 @@ mod backend;
 mod bench;
 mod cli;
 mod gradcheck;
+mod plot;
 mod run;
 mod sample;
 mod settings;

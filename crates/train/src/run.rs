@@ -4,15 +4,18 @@
 //! checkpoints, weights.safetensors, and Ctrl-C handling.
 
 use std::io::{IsTerminal, Write};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use burn::module::Module;
 use charrnn::checkpoint::{self, Checkpoint};
 use charrnn::config::TrainConfig;
 use charrnn::data::{Streams, Text};
+use charrnn::eval::EvalProgress;
 use charrnn::fsutil::write_atomic;
 use charrnn::memory::{self, Estimate};
 use charrnn::models::{Network, State};
@@ -30,6 +33,9 @@ pub const INTERRUPTED: i32 = 130;
 pub struct Setup {
     pub config: TrainConfig,
     pub text: Text,
+    /// The validation split's char range (the last `val_fraction` of the text).
+    pub val: Option<Range<usize>>,
+    pub eval: EvalProgress,
     pub trainer: Trainer,
     pub resumed_from: Option<u64>,
 }
@@ -57,12 +63,26 @@ pub fn setup(args: &TrainArgs) -> Result<Setup> {
         },
     )?;
     let text = Text::load(&config.data)?;
+    let val_chars = config.val_chars(text.len());
+    let train_chars = text.len() - val_chars;
+    let needed = config.batch_size * (config.seq_length + 2);
+    if config.val_fraction > 0.0 && (val_chars < needed || train_chars < needed) {
+        bail!(
+            "invalid value for val_fraction: {} leaves {train_chars} chars for training and {val_chars} for validation of {}'s {}; each side needs {needed} (seq_length + 2 per stream for {} stream(s))",
+            config.val_fraction,
+            config.data.display(),
+            text.len(),
+            config.batch_size
+        );
+    }
+    // The streams walk the training part only; the ids stay shared, uncopied.
     let streams = Streams::new(
-        text.len(),
+        train_chars,
         config.seq_length,
         config.batch_size,
         &config.data,
     )?;
+    let val = (val_chars > 0).then(|| train_chars..text.len());
     let spec = config.spec(text.vocab.len());
     memory::check(
         &format!(
@@ -124,6 +144,7 @@ pub fn setup(args: &TrainArgs) -> Result<Setup> {
         device,
     );
     let resumed_from = saved.as_ref().map(|ck| ck.iter);
+    let eval = saved.as_ref().map(|ck| ck.eval.clone()).unwrap_or_default();
     if let Some(ck) = saved {
         let optim = optimizer
             .restore(ck.optimizer_bytes(), trainer.model())
@@ -145,6 +166,8 @@ pub fn setup(args: &TrainArgs) -> Result<Setup> {
         text,
         trainer,
         resumed_from,
+        val,
+        eval,
     })
 }
 
@@ -175,7 +198,11 @@ pub fn train(args: &TrainArgs) -> Result<i32> {
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     write_atomic(&dir.join("config.toml"), s.config.to_toml().as_bytes())?;
-    let mut metrics = Metrics::open(&dir.join("metrics.csv"), s.resumed_from)?;
+    let mut metrics = Metrics::open(&dir.join("metrics.csv"), HEADER, s.resumed_from)?;
+    let mut evals = match s.val {
+        Some(_) => Some(Metrics::open(&dir.join("eval.csv"), EVAL_HEADER, s.resumed_from.map(|n| n + 1))?),
+        None => None,
+    };
 
     let interrupted = Arc::new(AtomicBool::new(false));
     let flag = interrupted.clone();
@@ -244,6 +271,14 @@ pub fn train(args: &TrainArgs) -> Result<i32> {
         }
         metrics.row(step.iter, step.loss, step.smooth_loss)?;
         let done = step.iter + 1;
+        if let Some(evals) = &mut evals {
+            s.eval.train_sum += step.loss / c.seq_length as f64;
+            s.eval.train_count += 1;
+            let last = c.iterations > 0 && done == c.iterations;
+            if every(done, c.eval_every) || last {
+                validate(&mut s, &dir, done, evals, &mut metrics, &say)?;
+            }
+        }
         if let Some(b) = &bar {
             let secs = started.elapsed().as_secs_f64().max(1e-9);
             let rate = (done - first_iter) as f64 / secs;
@@ -257,6 +292,9 @@ pub fn train(args: &TrainArgs) -> Result<i32> {
         let stop = interrupted.load(Ordering::SeqCst);
         if every(done, c.checkpoint_every) || stop {
             save(&s, &dir, &mut metrics)?;
+            if let Some(e) = &mut evals {
+                e.flush()?;
+            }
         }
         if stop {
             if let Some(b) = &bar {
@@ -285,8 +323,44 @@ pub fn train(args: &TrainArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// Evaluates on the validation split after iteration `done`: one printed
+/// line, a row of eval.csv, best.safetensors when the loss is the lowest so
+/// far, and a fresh loss.svg.
+fn validate(
+    s: &mut Setup,
+    dir: &Path,
+    done: u64,
+    evals: &mut Metrics,
+    metrics: &mut Metrics,
+    say: &dyn Fn(&str),
+) -> Result<()> {
+    let range = s.val.clone().expect("a validation split");
+    let c = &s.config;
+    let plain = s.trainer.model().valid();
+    let loss = charrnn::eval::evaluate(&plain, &s.text.ids[range], c.batch_size, c.seq_length);
+    let val = loss.nats_per_char();
+    let train = s.eval.train_sum / s.eval.train_count.max(1) as f64;
+    let best = s.eval.best.is_none_or(|b| val < b);
+    say(&format!(
+        "iter {done}: train loss {train:.4} nats/char, validation loss {val:.4} nats/char ({:.4} bits/char){}",
+        loss.bits_per_char(),
+        if best { ", best so far" } else { "" }
+    ));
+    evals.row(done, train, val)?;
+    evals.flush()?;
+    s.eval.train_sum = 0.0;
+    s.eval.train_count = 0;
+    if best {
+        s.eval.best = Some(val);
+        let w = s.trainer.model().to_weights();
+        charrnn::weights::save_named(&dir.join("best.safetensors"), &w, &s.text.vocab)?;
+    }
+    metrics.flush()?;
+    crate::plot::write(dir, c.seq_length)
+}
+
 /// Metrics first (so every row before the checkpoint is on disk), then the
-/// checkpoint, then the weights.
+/// checkpoint, then the weights, then the plot.
 fn save(s: &Setup, dir: &Path, metrics: &mut Metrics) -> Result<()> {
     metrics.flush()?;
     let t = &s.trainer;
@@ -301,6 +375,7 @@ fn save(s: &Setup, dir: &Path, metrics: &mut Metrics) -> Result<()> {
         state: t.state_data(),
         rng: t.progress.rng.clone(),
         dropout_rng: t.progress.dropout.rng.clone(),
+        eval: s.eval.clone(),
         optimizer: t
             .optim
             .into_bytes()
@@ -309,7 +384,7 @@ fn save(s: &Setup, dir: &Path, metrics: &mut Metrics) -> Result<()> {
     };
     ck.save(dir)?;
     charrnn::weights::save_named(&dir.join("weights.safetensors"), &ck.weights, &s.text.vocab)?;
-    Ok(())
+    crate::plot::write(dir, s.config.seq_length)
 }
 
 fn progress_bar(total: u64, at: u64) -> Option<ProgressBar> {
@@ -333,19 +408,24 @@ fn progress_bar(total: u64, at: u64) -> Option<ProgressBar> {
     Some(bar)
 }
 
-/// metrics.csv: `iter,loss,smooth_loss`, one row per iteration, floats in
-/// shortest round-trip form. On resume, rows from iterations at or after the
-/// checkpoint (written before a crash) are dropped.
+/// metrics.csv (`iter,loss,smooth_loss`, one row per iteration) and eval.csv
+/// (`iter,train_loss,val_loss`, nats per char, one row per evaluation, iter =
+/// iterations done), floats in shortest round-trip form. On resume, rows from
+/// after the checkpoint (written before a crash) are dropped.
 struct Metrics {
     out: std::io::BufWriter<std::fs::File>,
     path: PathBuf,
 }
 
 const HEADER: &str = "iter,loss,smooth_loss\n";
+const EVAL_HEADER: &str = "iter,train_loss,val_loss\n";
 
 impl Metrics {
-    fn open(path: &Path, resumed_from: Option<u64>) -> Result<Self> {
-        let mut kept = String::from(HEADER);
+    /// Keeps the rows whose iter is below `keep_below` (all rows are
+    /// dropped for a fresh run).
+    fn open(path: &Path, header: &str, keep_below: Option<u64>) -> Result<Self> {
+        let mut kept = String::from(header);
+        let resumed_from = keep_below;
         if let Some(iter) = resumed_from {
             let old = std::fs::read_to_string(path).unwrap_or_default();
             for line in old.lines().skip(1) {

@@ -67,6 +67,7 @@ pub fn apply_flags(c: &mut TrainConfig, a: &TrainArgs) -> Result<()> {
     set!(m => data, seed, hidden_size, seq_length, backend, batch_size, layers, dropout);
     set!(o => learning_rate, clip);
     set!(a => iterations, sample_every, sample_length, print_every, checkpoint_every);
+    set!(a => val_fraction, eval_every);
     if let Some(p) = &o.precision {
         c.precision = parse_precision(p)?;
     }
@@ -116,6 +117,7 @@ pub fn refuse_conflicts(saved: &TrainConfig, a: &TrainArgs) -> Result<()> {
     same!(m: seed => "seed", backend => "backend", model => "model", layers => "layers");
     same!(m: dropout => "dropout");
     same!(o: optimizer => "optimizer");
+    same!(a: val_fraction => "val-fraction");
     if m.init_weights.is_some() {
         conflicts.push("--init-weights (a resumed run continues from its checkpoint)".into());
     }
