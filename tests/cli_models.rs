@@ -392,3 +392,204 @@ fn gradcheck_command_covers_every_model() {
         }
     }
 }
+
+/// A quiet LSTM run on the shared fixture's text with a validation split.
+fn run_with_validation(dir: &Path, extra: &[&str]) -> Output {
+    let fraction = if extra.contains(&"--val-fraction") {
+        None
+    } else {
+        Some("0.2")
+    };
+    let mut args = vec![
+        "--model",
+        "lstm",
+        "--layers",
+        "2",
+        "--hidden-size",
+        "12",
+        "--batch-size",
+        "1",
+        "--seq-length",
+        "8",
+        "--optimizer",
+        "adam",
+        "--learning-rate",
+        "0.01",
+        "--eval-every",
+        "10",
+    ];
+    if let Some(f) = fraction {
+        args.extend(["--val-fraction", f]);
+    }
+    args.extend_from_slice(extra);
+    run_model("lstm", dir, &args)
+}
+
+fn eval_rows(dir: &Path) -> Vec<(u64, f64, f64)> {
+    std::fs::read_to_string(dir.join("eval.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (
+                f[0].parse().unwrap(),
+                f[1].parse().unwrap(),
+                f[2].parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// `train eval` → nats per char.
+fn eval_nats(checkpoint: &Path, data: &Path, extra: &[&str]) -> f64 {
+    let (c, d) = (checkpoint.display().to_string(), data.display().to_string());
+    let mut args = vec!["eval", "--checkpoint", &c, "--data", &d];
+    args.extend_from_slice(extra);
+    let o = train(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    out.split(": ")
+        .last()
+        .and_then(|s| s.split(' ').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no loss in {out:?}"))
+}
+
+#[test]
+fn validation_writes_eval_csv_best_weights_and_a_plot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let o = run_with_validation(&run, &["--iterations", "35"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("validation loss") && out.contains("bits/char"),
+        "{out}"
+    );
+    let rows = eval_rows(&run);
+    // Every 10 iterations and at the end.
+    assert_eq!(
+        rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+        [10, 20, 30, 35]
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r.1.is_finite() && r.2 > 0.0 && r.2 < 4.0)
+    );
+    // best.safetensors holds the weights of the lowest validation loss:
+    // `train eval` on the held-out text (the last 20%) gives that loss.
+    let text = std::fs::read_to_string(fx("lstm", "input.txt")).unwrap();
+    let chars: Vec<char> = text.chars().collect();
+    let held_out: String = chars[chars.len() - (chars.len() as f64 * 0.2) as usize..]
+        .iter()
+        .collect();
+    let val = tmp.path().join("val.txt");
+    std::fs::write(&val, held_out).unwrap();
+    let best = rows.iter().map(|r| r.2).fold(f64::INFINITY, f64::min);
+    let got = eval_nats(&run.join("best.safetensors"), &val, &["--seq-length", "8"]);
+    println!("best validation loss {best}, train eval on best.safetensors {got}");
+    assert!((got - best).abs() < 1e-4, "{got} vs {best}");
+    // The last evaluation is the final checkpoint's.
+    let last = eval_nats(&run, &val, &["--seq-length", "50"]);
+    assert!((last - rows[3].2).abs() < 1e-4, "{last} vs {}", rows[3].2);
+    // flex and ndarray agree on the same checkpoint to f32 accuracy.
+    let on_ndarray = eval_nats(&run, &val, &["--backend", "ndarray"]);
+    assert!(
+        (on_ndarray - last).abs() < 1e-5 * last,
+        "{on_ndarray} vs {last}"
+    );
+    // The plot: an SVG with both curves and labelled axes.
+    let svg = std::fs::read_to_string(run.join("loss.svg")).unwrap();
+    for want in [
+        "<svg",
+        "iteration",
+        "nats per char",
+        "validation",
+        "training",
+    ] {
+        assert!(svg.contains(want), "loss.svg lacks {want}");
+    }
+    assert!(svg.matches("<polyline").count() >= 2, "two curves");
+    // A char outside the vocabulary is refused, named.
+    let bad = tmp.path().join("bad.txt");
+    std::fs::write(&bad, "First Citizen: ☃ wörld").unwrap();
+    let o = train(&[
+        "eval",
+        "--checkpoint",
+        &run.display().to_string(),
+        "--data",
+        &bad.display().to_string(),
+    ]);
+    assert_refused(&o, &["outside the model's vocabulary", "'☃'", "'ö'"]);
+}
+
+/// The validation loss and best weights of 20 + --resume to 40 equal a
+/// straight run's, byte for byte; both backends give the same first
+/// validation loss to f32 accuracy.
+#[test]
+fn validation_is_unchanged_by_resume_and_agrees_across_backends() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    assert!(
+        run_with_validation(&a, &["--iterations", "40", "--dropout", "0.2"])
+            .status
+            .success()
+    );
+    assert!(
+        run_with_validation(&b, &["--iterations", "20", "--dropout", "0.2"])
+            .status
+            .success()
+    );
+    let o = train(&[
+        "--resume",
+        &b.display().to_string(),
+        "--iterations",
+        "40",
+        "--print-every",
+        "0",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in [
+        "eval.csv",
+        "best.safetensors",
+        "metrics.csv",
+        "weights.safetensors",
+    ] {
+        assert!(
+            std::fs::read(a.join(f)).unwrap() == std::fs::read(b.join(f)).unwrap(),
+            "{f} differs after resume"
+        );
+    }
+    let (c, d) = (tmp.path().join("c"), tmp.path().join("d"));
+    assert!(
+        run_with_validation(&c, &["--iterations", "10", "--backend", "ndarray"])
+            .status
+            .success()
+    );
+    assert!(
+        run_with_validation(&d, &["--iterations", "10", "--backend", "flex"])
+            .status
+            .success()
+    );
+    let (nd, flex) = (eval_rows(&c)[0].2, eval_rows(&d)[0].2);
+    println!("validation loss after 10 iterations: flex {flex}, ndarray {nd}");
+    assert!((flex - nd).abs() < 1e-4 * flex, "{flex} vs {nd}");
+}
+
+#[test]
+fn bad_validation_fractions_are_refused_in_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("r");
+    for (value, words) in [
+        ("1", vec!["val_fraction", "[0, 1)"]),
+        ("-0.1", vec!["val_fraction", "-0.1"]),
+        ("0.999", vec!["val_fraction", "for training", "needs"]),
+        ("0.001", vec!["val_fraction", "for validation", "needs"]),
+    ] {
+        let o = run_with_validation(&dir, &["--val-fraction", value]);
+        println!("{value} -> {}", stderr(&o).trim());
+        assert_refused(&o, &words);
+        assert!(!dir.exists());
+    }
+}

@@ -24,8 +24,8 @@ use crate::Precision;
 use crate::config::TrainConfig;
 use crate::data::Vocab;
 use crate::dropout::Dropout;
-use crate::eval::EvalProgress;
 use crate::error::{Error, Result};
+use crate::eval::EvalProgress;
 use crate::fsutil::write_atomic;
 use crate::models::{NamedWeights, layout};
 
@@ -238,7 +238,9 @@ impl Checkpoint {
             rng: rng("rng")?,
             dropout_rng,
             eval: match meta.get("eval") {
-                Some(json) => serde_json::from_str(json).map_err(|e| format!("bad `eval` state: {e}"))?,
+                Some(json) => {
+                    serde_json::from_str(json).map_err(|e| format!("bad `eval` state: {e}"))?
+                }
                 None => EvalProgress::default(),
             },
             optimizer: optimizer.data().to_vec(),

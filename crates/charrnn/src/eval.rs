@@ -101,7 +101,10 @@ impl<'a> Evaluator<'a> {
             state: model.zero_state(1),
             last: None,
             pending: Vec::new(),
-            loss: Loss { nats: 0.0, chars: 0 },
+            loss: Loss {
+                nats: 0.0,
+                chars: 0,
+            },
         }
     }
 
@@ -184,8 +187,16 @@ mod tests {
             state = next;
         }
         assert_eq!((whole.chars, streamed.chars), (52, 52));
-        assert!((whole.nats - nats).abs() < 1e-10, "{} vs {nats}", whole.nats);
-        assert!((streamed.nats - nats).abs() < 1e-10, "{} vs {nats}", streamed.nats);
+        assert!(
+            (whole.nats - nats).abs() < 1e-10,
+            "{} vs {nats}",
+            whole.nats
+        );
+        assert!(
+            (streamed.nats - nats).abs() < 1e-10,
+            "{} vs {nats}",
+            streamed.nats
+        );
         // Two streams: each half predicts its own chars after its first.
         let two = evaluate(&model, &ids, 2, 8);
         assert_eq!(two.chars, 2 * 25);

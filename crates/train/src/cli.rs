@@ -37,6 +37,8 @@ pub enum Command {
     Sample(SampleArgs),
     /// Time training iterations without writing files.
     Bench(BenchArgs),
+    /// A checkpoint's loss on a text, in nats and bits per char (streamed: any size).
+    Eval(EvalArgs),
 }
 
 /// What the network is and what it reads: shared by every subcommand that builds one.
@@ -161,6 +163,22 @@ pub struct SampleArgs {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Backend to sample on [default: the run's, else flex]
+    #[arg(long)]
+    pub backend: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// A run directory (its checkpoint), a checkpoint file, or a weights.safetensors file of either layout
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// The text to evaluate on, UTF-8 (read in pieces, so it may be larger than memory)
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Characters per forward pass (the state is carried across)
+    #[arg(long, default_value_t = 100)]
+    pub seq_length: usize,
+    /// Backend to evaluate on [default: the run's, else flex]
     #[arg(long)]
     pub backend: Option<String>,
 }

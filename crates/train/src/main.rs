@@ -8,6 +8,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod backend;
 mod bench;
 mod cli;
+mod evaluate;
 mod gradcheck;
 mod plot;
 mod run;
@@ -45,6 +46,7 @@ fn main() {
         }),
         Some(Command::Sample(args)) => sample::run(&args),
         Some(Command::Bench(args)) => bench::run(&args),
+        Some(Command::Eval(args)) => evaluate::run(&args),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -200,7 +200,11 @@ pub fn train(args: &TrainArgs) -> Result<i32> {
     write_atomic(&dir.join("config.toml"), s.config.to_toml().as_bytes())?;
     let mut metrics = Metrics::open(&dir.join("metrics.csv"), HEADER, s.resumed_from)?;
     let mut evals = match s.val {
-        Some(_) => Some(Metrics::open(&dir.join("eval.csv"), EVAL_HEADER, s.resumed_from.map(|n| n + 1))?),
+        Some(_) => Some(Metrics::open(
+            &dir.join("eval.csv"),
+            EVAL_HEADER,
+            s.resumed_from.map(|n| n + 1),
+        )?),
         None => None,
     };
 

@@ -77,7 +77,7 @@ pub fn run(a: &SampleArgs) -> Result<i32> {
 
 /// Weights, the network they are, vocabulary and backend from a run
 /// directory, a checkpoint file or a weights file of either layout.
-fn load(path: &Path) -> Result<(NamedWeights, ModelSpec, Vocab, String)> {
+pub fn load(path: &Path) -> Result<(NamedWeights, ModelSpec, Vocab, String)> {
     if !path.exists() {
         bail!("--checkpoint {}: no such file or directory", path.display());
     }

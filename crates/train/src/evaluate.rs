@@ -1,0 +1,117 @@
+//! `train eval`: a checkpoint's (or weights file's) loss on a text, in nats
+//! and bits per char. The text is streamed in pieces, so a file larger than
+//! memory can be evaluated: a first pass names any chars outside the model's
+//! vocabulary (and refuses them), a second runs the model over it in one
+//! stream with its state carried.
+
+use std::io::Read;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use charrnn::data::Vocab;
+use charrnn::eval::Evaluator;
+use charrnn::memory::{self, Estimate};
+use charrnn::models::Network;
+
+use crate::backend;
+use crate::cli::EvalArgs;
+use crate::sample::load;
+
+/// Bytes read at a time.
+const PIECE: usize = 1 << 20;
+
+pub fn run(a: &EvalArgs) -> Result<i32> {
+    if a.seq_length == 0 {
+        bail!("invalid value for --seq-length: 0 (must be at least 1)");
+    }
+    let (weights, spec, vocab, saved_backend) = load(&a.checkpoint)?;
+    memory::check(
+        &format!("evaluating {}", spec.describe()),
+        &Estimate::inference(&spec, weights.precision(), 1),
+    )?;
+    let name = a.backend.clone().unwrap_or(saved_backend);
+    let device = backend::device(&name, weights.precision())?;
+    let model = Network::load(&spec, &weights, &device)
+        .map_err(|m| anyhow::anyhow!("{}: {m}", a.checkpoint.display()))?;
+    let mut unknown = std::collections::BTreeSet::new();
+    stream(&a.data, &vocab, |ids, bad| {
+        unknown.extend(bad.iter().copied());
+        let _ = ids;
+    })?;
+    if !unknown.is_empty() {
+        let shown: Vec<String> = unknown.iter().take(20).map(|c| format!("{c:?}")).collect();
+        bail!(
+            "{} has {} char(s) outside the model's vocabulary: {}{}",
+            a.data.display(),
+            unknown.len(),
+            shown.join(", "),
+            if unknown.len() > 20 { ", ..." } else { "" }
+        );
+    }
+    let mut e = Evaluator::new(&model, a.seq_length);
+    stream(&a.data, &vocab, |ids, _| e.feed(ids))?;
+    let loss = e.finish();
+    if loss.chars == 0 {
+        bail!(
+            "{} has fewer than 2 chars: nothing to predict",
+            a.data.display()
+        );
+    }
+    println!(
+        "{}: {} on {} chars of {}: {:.4} nats/char, {:.4} bits/char",
+        a.checkpoint.display(),
+        spec.describe(),
+        loss.chars,
+        a.data.display(),
+        loss.nats_per_char(),
+        loss.bits_per_char()
+    );
+    Ok(0)
+}
+
+/// Reads `path` in pieces, decoding UTF-8 across piece boundaries; `f` gets
+/// each piece's ids (chars in the vocabulary) and the chars that are not.
+fn stream(path: &Path, vocab: &Vocab, mut f: impl FnMut(&[u32], &[char])) -> Result<()> {
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut buf = vec![0u8; PIECE];
+    let mut carry: Vec<u8> = Vec::new();
+    let mut offset = 0usize;
+    loop {
+        let n = file
+            .read(&mut buf)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        carry.extend_from_slice(&buf[..n]);
+        let valid = match std::str::from_utf8(&carry) {
+            Ok(s) => s.len(),
+            // An incomplete char at the end waits for the next piece.
+            Err(e) if e.error_len().is_none() => e.valid_up_to(),
+            Err(e) => bail!(
+                "{} is not valid UTF-8 text (first bad byte at offset {})",
+                path.display(),
+                offset + e.valid_up_to()
+            ),
+        };
+        let text = std::str::from_utf8(&carry[..valid]).expect("checked");
+        let (mut ids, mut bad) = (Vec::with_capacity(valid), Vec::new());
+        for c in text.chars() {
+            match vocab.id(c) {
+                Some(i) => ids.push(i),
+                None => bad.push(c),
+            }
+        }
+        f(&ids, &bad);
+        offset += valid;
+        carry.drain(..valid);
+    }
+    if !carry.is_empty() {
+        bail!(
+            "{} is not valid UTF-8 text (it ends inside a char at offset {offset})",
+            path.display()
+        );
+    }
+    Ok(())
+}
