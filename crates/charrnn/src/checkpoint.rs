@@ -183,16 +183,7 @@ impl Checkpoint {
             let t = tensors
                 .tensor(name)
                 .map_err(|_| format!("no tensor `{name}`"))?;
-            let dtype = match t.dtype() {
-                Dtype::F32 => DType::F32,
-                Dtype::F64 => DType::F64,
-                other => return Err(format!("{name} is {other:?}; expected F32 or F64")),
-            };
-            Ok(TensorData::from_bytes_vec(
-                t.data().to_vec(),
-                t.shape().to_vec(),
-                dtype,
-            ))
+            crate::weights::float_data(name, &t)
         };
         let mut weights = Vec::new();
         for (name, _) in layout::expected(&spec) {

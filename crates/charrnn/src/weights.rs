@@ -139,7 +139,10 @@ fn open(bytes: &[u8]) -> std::result::Result<(SafeTensors<'_>, Vocab), String> {
 }
 
 /// A float tensor's data, refusing other dtypes.
-fn float_data(name: &str, t: &TensorView<'_>) -> std::result::Result<TensorData, String> {
+pub(crate) fn float_data(
+    name: &str,
+    t: &TensorView<'_>,
+) -> std::result::Result<TensorData, String> {
     let dtype = match t.dtype() {
         Dtype::F32 => DType::F32,
         Dtype::F64 => DType::F64,

@@ -7,15 +7,11 @@
 use std::io::Read;
 use std::path::Path;
 
+use crate::cli::EvalArgs;
+use crate::sample::open_model;
 use anyhow::{Context, Result, bail};
 use charrnn::data::Vocab;
 use charrnn::eval::Evaluator;
-use charrnn::memory::{self, Estimate};
-use charrnn::models::Network;
-
-use crate::backend;
-use crate::cli::EvalArgs;
-use crate::sample::load;
 
 /// Bytes read at a time.
 const PIECE: usize = 1 << 20;
@@ -24,15 +20,8 @@ pub fn run(a: &EvalArgs) -> Result<i32> {
     if a.seq_length == 0 {
         bail!("invalid value for --seq-length: 0 (must be at least 1)");
     }
-    let (weights, spec, vocab, saved_backend) = load(&a.checkpoint)?;
-    memory::check(
-        &format!("evaluating {}", spec.describe()),
-        &Estimate::inference(&spec, weights.precision(), 1),
-    )?;
-    let name = a.backend.clone().unwrap_or(saved_backend);
-    let device = backend::device(&name, weights.precision())?;
-    let model = Network::load(&spec, &weights, &device)
-        .map_err(|m| anyhow::anyhow!("{}: {m}", a.checkpoint.display()))?;
+    let (model, vocab) = open_model(&a.checkpoint, a.backend.as_deref(), "evaluating")?;
+    let spec = model.spec();
     let mut unknown = std::collections::BTreeSet::new();
     stream(&a.data, &vocab, |ids, bad| {
         unknown.extend(bad.iter().copied());

@@ -29,15 +29,7 @@ pub fn run(a: &SampleArgs) -> Result<i32> {
             a.temperature
         );
     }
-    let (weights, spec, vocab, saved_backend) = load(&a.checkpoint)?;
-    memory::check(
-        &format!("sampling from {}", spec.describe()),
-        &Estimate::inference(&spec, weights.precision(), 1),
-    )?;
-    let name = a.backend.clone().unwrap_or(saved_backend);
-    let device = backend::device(&name, weights.precision())?;
-    let model = Network::load(&spec, &weights, &device)
-        .map_err(|m| anyhow::anyhow!("{}: {m}", a.checkpoint.display()))?;
+    let (model, vocab) = open_model(&a.checkpoint, a.backend.as_deref(), "sampling from")?;
     let prime = a.prime.clone().unwrap_or_default();
     let ids = match vocab.encode(&prime) {
         Ok(ids) => ids,
@@ -75,9 +67,25 @@ pub fn run(a: &SampleArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// The network of a run directory, checkpoint or weights file, checked
+/// against memory and built on `backend` (default: the run's), for `what`
+/// ("sampling from", "evaluating").
+pub fn open_model(path: &Path, backend: Option<&str>, what: &str) -> Result<(Network, Vocab)> {
+    let (weights, spec, vocab, saved_backend) = load(path)?;
+    memory::check(
+        &format!("{what} {}", spec.describe()),
+        &Estimate::inference(&spec, weights.precision(), 1),
+    )?;
+    let name = backend.map_or(saved_backend, str::to_string);
+    let device = backend::device(&name, weights.precision())?;
+    let model = Network::load(&spec, &weights, &device)
+        .map_err(|m| anyhow::anyhow!("{}: {m}", path.display()))?;
+    Ok((model, vocab))
+}
+
 /// Weights, the network they are, vocabulary and backend from a run
 /// directory, a checkpoint file or a weights file of either layout.
-pub fn load(path: &Path) -> Result<(NamedWeights, ModelSpec, Vocab, String)> {
+fn load(path: &Path) -> Result<(NamedWeights, ModelSpec, Vocab, String)> {
     if !path.exists() {
         bail!("--checkpoint {}: no such file or directory", path.display());
     }
