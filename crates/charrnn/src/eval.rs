@@ -51,7 +51,7 @@ fn chunk_nats(
 /// chars past the last whole segment are not read.
 pub fn evaluate(model: &Network, ids: &[u32], streams: usize, seq_length: usize) -> Loss {
     let segment = ids.len() / streams;
-    let device = model_device(model);
+    let device = model.device();
     let mut state = model.zero_state(streams);
     let mut nats = 0.0;
     let mut p = 0;
@@ -77,14 +77,12 @@ pub fn evaluate(model: &Network, ids: &[u32], streams: usize, seq_length: usize)
     }
 }
 
-fn model_device(model: &Network) -> Device {
-    model.zero_state(1).0[0].device()
-}
-
 /// One stream over a text that arrives in pieces: each piece's chars are
 /// predicted from the state the previous pieces left.
 pub struct Evaluator<'a> {
     model: &'a Network,
+    /// The model's device, where each chunk's ids go.
+    device: Device,
     seq_length: usize,
     state: State,
     /// The last char seen: the next piece's first input.
@@ -97,6 +95,7 @@ impl<'a> Evaluator<'a> {
     pub fn new(model: &'a Network, seq_length: usize) -> Self {
         Self {
             model,
+            device: model.device(),
             seq_length,
             state: model.zero_state(1),
             last: None,
@@ -135,8 +134,7 @@ impl<'a> Evaluator<'a> {
         }
         let inputs = seq[..seq.len() - 1].iter().map(|&i| i as i64).collect();
         let targets = seq[1..].iter().map(|&i| i as i64).collect();
-        let device = model_device(self.model);
-        let (nats, state) = chunk_nats(self.model, inputs, targets, 1, &self.state, &device);
+        let (nats, state) = chunk_nats(self.model, inputs, targets, 1, &self.state, &self.device);
         self.loss.nats += nats;
         self.loss.chars += (seq.len() - 1) as u64;
         self.state = state;

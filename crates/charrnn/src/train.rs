@@ -13,12 +13,12 @@ use burn::tensor::{Device, TensorData};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::Precision;
+use crate::config::TrainConfig;
 use crate::data::{Chunk, Streams};
 use crate::dropout::Dropout;
 use crate::error::{Error, Result};
 use crate::models::{Network, State};
-use crate::optim::{ClampedAdagrad, OptimizerSettings};
+use crate::optim::{OptimizerKind, OptimizerSettings};
 use crate::sample::sample;
 
 /// Where a run stands between two steps: all of it goes into a checkpoint.
@@ -68,12 +68,15 @@ impl Trainer {
         seed: u64,
         device: &Device,
     ) -> Self {
-        let optim = ClampedAdagrad::new(clip).init();
-        let dropout = Dropout::new(0.0, seed);
-        Self::with(
+        let adagrad = OptimizerSettings {
+            kind: OptimizerKind::Adagrad,
+            clip,
+            ..TrainConfig::default().optimizer_settings()
+        };
+        Self::with_options(
             model.into(),
-            optim,
-            dropout,
+            &adagrad,
+            0.0,
             ids,
             streams,
             learning_rate,
@@ -94,30 +97,6 @@ impl Trainer {
         seed: u64,
         device: &Device,
     ) -> Self {
-        let dropout = Dropout::new(dropout, seed);
-        Self::with(
-            model,
-            optimizer.init(),
-            dropout,
-            ids,
-            streams,
-            learning_rate,
-            seed,
-            device,
-        )
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn with(
-        model: Network,
-        optim: ModuleOptimizer,
-        dropout: Dropout,
-        ids: Arc<Vec<u32>>,
-        streams: Streams,
-        learning_rate: f64,
-        seed: u64,
-        device: &Device,
-    ) -> Self {
         let vocab = model.spec().vocab;
         let progress = Progress {
             iter: 0,
@@ -125,11 +104,11 @@ impl Trainer {
             smooth_loss: -(1.0 / vocab as f64).ln() * streams.seq_length as f64,
             state: model.zero_state(streams.batch_size),
             rng: ChaCha8Rng::seed_from_u64(seed),
-            dropout,
+            dropout: Dropout::new(dropout, seed),
         };
         Self {
             model: Some(model),
-            optim,
+            optim: optimizer.init(),
             progress,
             streams,
             learning_rate,
@@ -223,10 +202,5 @@ impl Trainer {
     /// The carried state as host data ([B,H] parts, in the network's order).
     pub fn state_data(&self) -> Vec<TensorData> {
         self.progress.state.to_data()
-    }
-
-    /// The run's precision (the model's).
-    pub fn precision(&self) -> Precision {
-        self.model().precision()
     }
 }

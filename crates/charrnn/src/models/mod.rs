@@ -186,6 +186,11 @@ impl Network {
         }
     }
 
+    /// The device the parameters live on.
+    pub fn device(&self) -> Device {
+        self.dtype_device().1
+    }
+
     fn dtype_device(&self) -> (burn::tensor::DType, Device) {
         let w = match self {
             Network::Original(m) => m.whh.val(),
