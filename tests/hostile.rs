@@ -106,20 +106,9 @@ fn checkpoint_file() -> Vec<u8> {
     );
     t.step(None).unwrap();
     t.step(None).unwrap();
-    let ck = Checkpoint {
-        weights: t.model().to_weights(),
-        vocab: text.vocab.clone(),
-        backend: "flex".into(),
-        iter: t.progress.iter,
-        p: t.progress.p,
-        smooth_loss: t.progress.smooth_loss,
-        state: t.state_data(),
-        rng: t.progress.rng.clone(),
-        dropout_rng: t.progress.dropout.rng.clone(),
-        eval: Default::default(),
-        optimizer: t.optim.into_bytes().unwrap().to_vec(),
-        config,
-    };
+    let ck = t
+        .checkpoint(&text.vocab, &config, &Default::default())
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     ck.save(dir.path()).unwrap();
     std::fs::read(dir.path().join(charrnn::checkpoint::FILE_NAME)).unwrap()

@@ -13,10 +13,13 @@ use burn::tensor::{Device, TensorData};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::checkpoint::Checkpoint;
 use crate::config::TrainConfig;
+use crate::data::Vocab;
 use crate::data::{Chunk, Streams};
 use crate::dropout::Dropout;
 use crate::error::{Error, Result};
+use crate::eval::EvalProgress;
 use crate::models::{Network, State};
 use crate::optim::{OptimizerKind, OptimizerSettings};
 use crate::sample::sample;
@@ -197,6 +200,37 @@ impl Trainer {
     pub fn restore(&mut self, optim: ModuleOptimizer, progress: Progress) {
         self.optim = optim;
         self.progress = progress;
+    }
+
+    /// Everything a checkpoint of this run holds: the trainer's own progress,
+    /// weights and optimizer state, with the vocabulary, configuration and
+    /// evaluation progress that the caller keeps.
+    pub fn checkpoint(
+        &self,
+        vocab: &Vocab,
+        config: &TrainConfig,
+        eval: &EvalProgress,
+    ) -> Result<Checkpoint> {
+        let optimizer = self
+            .optim
+            .into_bytes()
+            .map_err(|e| Error::Unknown(format!("cannot serialise the optimizer state: {e:?}")))?
+            .to_vec();
+        let pr = &self.progress;
+        Ok(Checkpoint {
+            weights: self.model().to_weights(),
+            vocab: vocab.clone(),
+            config: config.clone(),
+            backend: config.backend.clone(),
+            iter: pr.iter,
+            p: pr.p,
+            smooth_loss: pr.smooth_loss,
+            state: self.state_data(),
+            rng: pr.rng.clone(),
+            dropout_rng: pr.dropout.rng.clone(),
+            eval: eval.clone(),
+            optimizer,
+        })
     }
 
     /// The carried state as host data ([B,H] parts, in the network's order).

@@ -367,25 +367,7 @@ fn validate(
 /// checkpoint, then the weights, then the plot.
 fn save(s: &Setup, dir: &Path, metrics: &mut Metrics) -> Result<()> {
     metrics.flush()?;
-    let t = &s.trainer;
-    let ck = Checkpoint {
-        weights: t.model().to_weights(),
-        vocab: s.text.vocab.clone(),
-        config: s.config.clone(),
-        backend: s.config.backend.clone(),
-        iter: t.progress.iter,
-        p: t.progress.p,
-        smooth_loss: t.progress.smooth_loss,
-        state: t.state_data(),
-        rng: t.progress.rng.clone(),
-        dropout_rng: t.progress.dropout.rng.clone(),
-        eval: s.eval.clone(),
-        optimizer: t
-            .optim
-            .into_bytes()
-            .map_err(|e| anyhow::anyhow!("cannot serialise the optimizer state: {e:?}"))?
-            .to_vec(),
-    };
+    let ck = s.trainer.checkpoint(&s.text.vocab, &s.config, &s.eval)?;
     ck.save(dir)?;
     charrnn::weights::save_named(&dir.join("weights.safetensors"), &ck.weights, &s.text.vocab)?;
     crate::plot::write(dir, s.config.seq_length)
