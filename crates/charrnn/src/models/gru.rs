@@ -10,7 +10,9 @@
 
 use burn::tensor::Tensor;
 
-use super::layer::{Layer, sigmoid};
+use charrnn_activations::{sigmoid, tanh};
+
+use super::layer::Layer;
 
 /// One step. `xp` is this step's input projection x_t·W_ihᵀ + b_ih [B, 3H];
 /// the state is [h], [B, H].
@@ -22,7 +24,7 @@ pub fn step(layer: &Layer, xp: Tensor<2>, state: &[Tensor<2>]) -> Vec<Tensor<2>>
     let rz = sigmoid(xp.clone().narrow(1, 0, 2 * hsize) + hp.clone().narrow(1, 0, 2 * hsize));
     let r = rz.clone().narrow(1, 0, hsize);
     let z = rz.narrow(1, hsize, hsize);
-    let n = (xp.narrow(1, 2 * hsize, hsize) + r * hp.narrow(1, 2 * hsize, hsize)).tanh();
+    let n = tanh(xp.narrow(1, 2 * hsize, hsize) + r * hp.narrow(1, 2 * hsize, hsize));
     // (1 − z)·n + z·h, written as n + z·(h − n): one op fewer.
     let h = n.clone() + z * (h - n);
     vec![h]

@@ -7,7 +7,7 @@
 //! (V for layer 0, whose input is the one-hot char, H above).
 
 use burn::module::{Module, Param};
-use burn::tensor::{DType, Int, Tensor};
+use burn::tensor::{Int, Tensor};
 
 #[derive(Module, Debug)]
 pub struct Layer {
@@ -61,17 +61,5 @@ impl Layer {
     /// H
     pub fn hidden(&self) -> usize {
         self.w_hh.val().dims()[0]
-    }
-}
-
-/// σ(x), exact in f64 on every backend. Burn 0.22.1's default `sigmoid`
-/// (which ndarray uses) computes in f32 whatever the dtype, which costs f64
-/// runs eight digits against PyTorch; σ(x) = ½ + ½·tanh(x/2) is exact and
-/// stable. f32 keeps Burn's own op (one autodiff node).
-pub fn sigmoid(x: Tensor<2>) -> Tensor<2> {
-    if x.dtype() == DType::F64 {
-        x.mul_scalar(0.5).tanh().mul_scalar(0.5).add_scalar(0.5)
-    } else {
-        burn::tensor::activation::sigmoid(x)
     }
 }

@@ -9,7 +9,9 @@
 
 use burn::tensor::Tensor;
 
-use super::layer::{Layer, sigmoid};
+use charrnn_activations::{sigmoid, tanh};
+
+use super::layer::Layer;
 
 /// One step. `xp` is this step's input projection with both biases,
 /// x_t·W_ihᵀ + b_ih + b_hh [B, 4H]; the state is [h, c], each [B, H].
@@ -17,8 +19,8 @@ pub fn step(layer: &Layer, xp: Tensor<2>, state: &[Tensor<2>]) -> Vec<Tensor<2>>
     let (h, c) = (state[0].clone(), state[1].clone());
     let gates = xp + layer.recur(h); // [B,4H]
     let [i, f, g, o] = split4(gates);
-    let c = sigmoid(f) * c + sigmoid(i) * g.tanh(); // [B,H]
-    let h = sigmoid(o) * c.clone().tanh(); // [B,H]
+    let c = sigmoid(f) * c + sigmoid(i) * tanh(g); // [B,H]
+    let h = sigmoid(o) * tanh(c.clone()); // [B,H]
     vec![h, c]
 }
 

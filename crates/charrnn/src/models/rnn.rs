@@ -16,6 +16,7 @@
 use burn::config::Config;
 use burn::module::{Module, Param, ParamId};
 use burn::tensor::{Device, Int, Tensor, TensorData};
+use charrnn_activations::tanh;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -255,7 +256,7 @@ impl Rnn {
         for t in 0..steps {
             let x_t = inputs.clone().narrow(0, t * b, b); // [B] char ids
             // h_t = tanh(x_t·Wxhᵀ + bh + h_{t-1}·Whhᵀ): the only per-step work.
-            h = (xb.clone().select(0, x_t) + h.matmul(whh.clone())).tanh(); // [B,H]
+            h = tanh(xb.clone().select(0, x_t) + h.matmul(whh.clone())); // [B,H]
             hs.push(h.clone());
         }
         let mut h_all = Tensor::cat(hs, 0); // [T*B,H]
@@ -271,7 +272,7 @@ impl Rnn {
     /// for inputs [B].
     pub fn step(&self, input: Tensor<1, Int>, h: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
         let x = self.wxh.val().select(0, input) + self.bh.val(); // [B,H]
-        let h = (x + h.matmul(self.whh.val())).tanh(); // [B,H]
+        let h = tanh(x + h.matmul(self.whh.val())); // [B,H]
         let logits = h.clone().matmul(self.why.val()) + self.by.val(); // [B,V]
         (h, logits)
     }

@@ -6,11 +6,12 @@
 //! its own module and layout in `rnn.rs`.)
 
 use burn::tensor::Tensor;
+use charrnn_activations::tanh;
 
 use super::layer::Layer;
 
 /// One step. `xp` is this step's input projection with both biases,
 /// x_t·W_ihᵀ + b_ih + b_hh [B, H]; the state is [h], [B, H].
 pub fn step(layer: &Layer, xp: Tensor<2>, state: &[Tensor<2>]) -> Vec<Tensor<2>> {
-    vec![(xp + layer.recur(state[0].clone())).tanh()]
+    vec![tanh(xp + layer.recur(state[0].clone()))]
 }

@@ -1,0 +1,61 @@
+//! tanh and sigmoid as Burn tensor primitives that are fast on the CPU
+//! backends and differentiate from their saved output.
+//!
+//! Burn 0.22.1's flex and ndarray compute both with scalar libm calls, and
+//! its autodiff recomputes tanh from the input in the backward (then four
+//! more ops). Here each activation is one registered operation (Burn's
+//! backend extension): a vectorised loop forward (see [`kernels`]), one
+//! vectorised loop backward that reads the saved output y (1 − y²,
+//! y(1 − y)). They are primitives like Burn's own `tanh`: the models'
+//! gradients still come from autodiff, through them.
+//!
+//! [`tanh`] and [`sigmoid`] take any tensor: on flex and ndarray devices
+//! (with this crate's features of the same names) they run these kernels;
+//! on any other backend (wgpu) they are Burn's own ops.
+
+mod extension;
+pub mod kernels;
+
+use burn::backend::DispatchDevice;
+use burn::tensor::{DType, Tensor};
+
+pub use kernels::Activation;
+
+/// tanh(x), elementwise.
+pub fn tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    if has_kernels(&x) {
+        extension::apply(Activation::Tanh, x)
+    } else {
+        x.tanh()
+    }
+}
+
+/// σ(x) = 1/(1 + e^(−x)), elementwise.
+pub fn sigmoid<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    if has_kernels(&x) {
+        extension::apply(Activation::Sigmoid, x)
+    } else if x.dtype() == DType::F64 {
+        // Burn 0.22.1's default sigmoid computes in f32 whatever the dtype;
+        // ½ + ½·tanh(x/2) is exact in f64 and stable.
+        x.mul_scalar(0.5).tanh().mul_scalar(0.5).add_scalar(0.5)
+    } else {
+        burn::tensor::activation::sigmoid(x)
+    }
+}
+
+/// Whether the tensor lives on a backend these kernels were built for.
+pub fn has_kernels<const D: usize>(x: &Tensor<D>) -> bool {
+    on_cpu_backend(x.device().as_dispatch())
+}
+
+fn on_cpu_backend(device: &DispatchDevice) -> bool {
+    match device {
+        #[cfg(feature = "flex")]
+        DispatchDevice::Flex(_) => true,
+        #[cfg(feature = "ndarray")]
+        DispatchDevice::NdArray(_) => true,
+        DispatchDevice::Autodiff(inner) => on_cpu_backend(inner),
+        #[allow(unreachable_patterns)]
+        _ => false,
+    }
+}
