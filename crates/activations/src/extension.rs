@@ -7,6 +7,7 @@
 // charrnn's backends.
 #![allow(deprecated)]
 
+use burn::backend::TensorMetadata;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
@@ -19,25 +20,23 @@ use crate::kernels::Activation;
 
 /// Runs `act` on `x` through Burn's dispatch (flex or ndarray, autodiff or not).
 pub fn apply<const D: usize>(act: Activation, x: Tensor<D>) -> Tensor<D> {
-    let x = x.into_dispatch();
-    let y = match act {
-        Activation::Tanh => <Dispatch as Activations>::fast_tanh(x),
-        Activation::Sigmoid => <Dispatch as Activations>::fast_sigmoid(x),
-    };
-    Tensor::from_dispatch(y)
+    Tensor::from_dispatch(<Dispatch as Activations>::activate(x.into_dispatch(), act))
 }
 
-/// The operations. `fast_*_grad(y, grad)` is grad · f′ written in the output y.
+/// The operations: `activate` is the forward; `activate_grad(y, grad, act)`
+/// is the input's gradient from the output y and the output's gradient.
 #[backend_extension(
     Flex: cfg(feature = "flex"),
     NdArray: cfg(feature = "ndarray"),
     Autodiff
 )]
 pub trait Activations: Backend {
-    fn fast_tanh(x: FloatTensor<Self>) -> FloatTensor<Self>;
-    fn fast_sigmoid(x: FloatTensor<Self>) -> FloatTensor<Self>;
-    fn fast_tanh_grad(y: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self>;
-    fn fast_sigmoid_grad(y: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self>;
+    fn activate(x: FloatTensor<Self>, act: Activation) -> FloatTensor<Self>;
+    fn activate_grad(
+        y: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        act: Activation,
+    ) -> FloatTensor<Self>;
 }
 
 #[cfg(feature = "flex")]
@@ -72,11 +71,16 @@ mod flex {
 
     const CONTIGUOUS: &str = "a contiguous tensor after to_contiguous";
 
+    fn width(t: &FlexTensor) -> usize {
+        t.layout().shape().last().copied().unwrap_or(1)
+    }
+
     fn forward(act: Activation, x: FlexTensor) -> FlexTensor {
         let mut x = owned_contiguous(x);
+        let width = width(&x);
         match x.dtype() {
-            DType::F64 => kernels::forward_f64(act, x.storage_mut()),
-            DType::F32 => kernels::forward_f32(act, x.storage_mut()),
+            DType::F64 => kernels::forward_f64(act, x.storage_mut(), width),
+            DType::F32 => kernels::forward_f32(act, x.storage_mut(), width),
             other => panic!("charrnn activations: unsupported dtype {other:?}"),
         }
         x
@@ -85,12 +89,15 @@ mod flex {
     fn backward(act: Activation, y: FlexTensor, grad: FlexTensor) -> FlexTensor {
         let mut grad = owned_contiguous(grad);
         let y = y.to_contiguous();
+        let width = width(&y);
         match grad.dtype() {
             DType::F64 => {
-                kernels::backward_f64(act, grad.storage_mut(), y.as_slice().expect(CONTIGUOUS))
+                let y = y.as_slice().expect(CONTIGUOUS);
+                kernels::backward_f64(act, grad.storage_mut(), y, width)
             }
             DType::F32 => {
-                kernels::backward_f32(act, grad.storage_mut(), y.as_slice().expect(CONTIGUOUS))
+                let y = y.as_slice().expect(CONTIGUOUS);
+                kernels::backward_f32(act, grad.storage_mut(), y, width)
             }
             other => panic!("charrnn activations: unsupported dtype {other:?}"),
         }
@@ -98,17 +105,15 @@ mod flex {
     }
 
     impl Activations for Flex {
-        fn fast_tanh(x: FloatTensor<Self>) -> FloatTensor<Self> {
-            forward(Activation::Tanh, x)
+        fn activate(x: FloatTensor<Self>, act: Activation) -> FloatTensor<Self> {
+            forward(act, x)
         }
-        fn fast_sigmoid(x: FloatTensor<Self>) -> FloatTensor<Self> {
-            forward(Activation::Sigmoid, x)
-        }
-        fn fast_tanh_grad(y: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
-            backward(Activation::Tanh, y, grad)
-        }
-        fn fast_sigmoid_grad(y: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
-            backward(Activation::Sigmoid, y, grad)
+        fn activate_grad(
+            y: FloatTensor<Self>,
+            grad: FloatTensor<Self>,
+            act: Activation,
+        ) -> FloatTensor<Self> {
+            backward(act, y, grad)
         }
     }
 }
@@ -116,7 +121,6 @@ mod flex {
 #[cfg(feature = "ndarray")]
 mod ndarray {
     use burn::backend::NdArray;
-    use burn::backend::TensorMetadata;
     use burn::backend::ndarray::NdArrayTensor;
 
     use super::*;
@@ -138,12 +142,14 @@ mod ndarray {
         match x {
             NdArrayTensor::F32(s) => {
                 let mut a = standard!(s);
-                kernels::forward_f32(act, a.as_slice_mut().expect("standard layout"));
+                let width = a.shape().last().copied().unwrap_or(1);
+                kernels::forward_f32(act, a.as_slice_mut().expect("standard layout"), width);
                 a.into()
             }
             NdArrayTensor::F64(s) => {
                 let mut a = standard!(s);
-                kernels::forward_f64(act, a.as_slice_mut().expect("standard layout"));
+                let width = a.shape().last().copied().unwrap_or(1);
+                kernels::forward_f64(act, a.as_slice_mut().expect("standard layout"), width);
                 a.into()
             }
             other => panic!("charrnn activations: unsupported dtype {:?}", other.dtype()),
@@ -154,14 +160,16 @@ mod ndarray {
         match (y, grad) {
             (NdArrayTensor::F32(y), NdArrayTensor::F32(g)) => {
                 let (y, mut g) = (standard!(y), standard!(g));
+                let width = y.shape().last().copied().unwrap_or(1);
                 let (gs, ys) = (g.as_slice_mut(), y.as_slice());
-                kernels::backward_f32(act, gs.expect("standard"), ys.expect("standard"));
+                kernels::backward_f32(act, gs.expect("standard"), ys.expect("standard"), width);
                 g.into()
             }
             (NdArrayTensor::F64(y), NdArrayTensor::F64(g)) => {
                 let (y, mut g) = (standard!(y), standard!(g));
+                let width = y.shape().last().copied().unwrap_or(1);
                 let (gs, ys) = (g.as_slice_mut(), y.as_slice());
-                kernels::backward_f64(act, gs.expect("standard"), ys.expect("standard"));
+                kernels::backward_f64(act, gs.expect("standard"), ys.expect("standard"), width);
                 g.into()
             }
             (y, g) => panic!(
@@ -173,39 +181,54 @@ mod ndarray {
     }
 
     impl Activations for NdArray {
-        fn fast_tanh(x: FloatTensor<Self>) -> FloatTensor<Self> {
-            forward(Activation::Tanh, x)
+        fn activate(x: FloatTensor<Self>, act: Activation) -> FloatTensor<Self> {
+            forward(act, x)
         }
-        fn fast_sigmoid(x: FloatTensor<Self>) -> FloatTensor<Self> {
-            forward(Activation::Sigmoid, x)
-        }
-        fn fast_tanh_grad(y: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
-            backward(Activation::Tanh, y, grad)
-        }
-        fn fast_sigmoid_grad(y: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
-            backward(Activation::Sigmoid, y, grad)
+        fn activate_grad(
+            y: FloatTensor<Self>,
+            grad: FloatTensor<Self>,
+            act: Activation,
+        ) -> FloatTensor<Self> {
+            backward(act, y, grad)
         }
     }
 }
 
 /// Autodiff: the inner backend's forward, with a backward node holding y.
 impl<B: Backend + Activations, C: CheckpointStrategy> Activations for Autodiff<B, C> {
-    fn fast_tanh(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        tracked::<B, C>(Activation::Tanh, x)
+    fn activate(x: FloatTensor<Self>, act: Activation) -> FloatTensor<Self> {
+        let (x, node) = x.into_parts();
+        // compute_bound: keep y rather than recompute it under checkpointing.
+        match ActivationBackward(act)
+            .prepare::<C>([node])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let y = B::activate(x, act);
+                prep.finish(y.clone(), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::activate(x, act)),
+        }
     }
-    fn fast_sigmoid(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        tracked::<B, C>(Activation::Sigmoid, x)
-    }
-    // Second derivatives are not needed by anything here; composing Burn's
-    // own differentiable ops keeps them correct if someone asks.
-    fn fast_tanh_grad(y: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
-        let one_minus_y2 =
-            Self::float_add_scalar(Self::float_neg(Self::float_mul(y.clone(), y)), 1f32.into());
-        Self::float_mul(grad, one_minus_y2)
-    }
-    fn fast_sigmoid_grad(y: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
-        let one_minus_y = Self::float_add_scalar(Self::float_neg(y.clone()), 1f32.into());
-        Self::float_mul(grad, Self::float_mul(y, one_minus_y))
+
+    // Only a second derivative would differentiate the backward; nothing
+    // here needs one, but composing Burn's own ops keeps it correct.
+    fn activate_grad(
+        y: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        act: Activation,
+    ) -> FloatTensor<Self> {
+        let one_minus = |t| Self::float_add_scalar(Self::float_neg(t), 1f32.into());
+        match act {
+            Activation::Tanh => Self::float_mul(grad, one_minus(Self::float_mul(y.clone(), y))),
+            Activation::Sigmoid => Self::float_mul(grad, Self::float_mul(y.clone(), one_minus(y))),
+            Activation::LogSoftmax => {
+                let last = y.shape().num_dims() - 1;
+                let total = Self::float_sum_dim(grad.clone(), last);
+                Self::float_sub(grad, Self::float_mul(Self::float_exp(y), total))
+            }
+        }
     }
 }
 
@@ -218,32 +241,8 @@ impl<B: Backend + Activations> Backward<B, 1> for ActivationBackward {
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
         let y = ops.state;
-        unary::<B, _>(ops.parents, ops.node, grads, |grad| match self.0 {
-            Activation::Tanh => B::fast_tanh_grad(y, grad),
-            Activation::Sigmoid => B::fast_sigmoid_grad(y, grad),
+        unary::<B, _>(ops.parents, ops.node, grads, |grad| {
+            B::activate_grad(y, grad, self.0)
         });
-    }
-}
-
-fn tracked<B: Backend + Activations, C: CheckpointStrategy>(
-    act: Activation,
-    x: FloatTensor<Autodiff<B, C>>,
-) -> FloatTensor<Autodiff<B, C>> {
-    let forward = |x| match act {
-        Activation::Tanh => B::fast_tanh(x),
-        Activation::Sigmoid => B::fast_sigmoid(x),
-    };
-    let (x, node) = x.into_parts();
-    // compute_bound: keep y rather than recompute it under checkpointing.
-    match ActivationBackward(act)
-        .prepare::<C>([node])
-        .compute_bound()
-        .stateful()
-    {
-        OpsKind::Tracked(prep) => {
-            let y = forward(x);
-            prep.finish(y.clone(), y)
-        }
-        OpsKind::UnTracked(prep) => prep.finish(forward(x)),
     }
 }

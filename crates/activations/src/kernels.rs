@@ -13,13 +13,16 @@
 //! it calls libm, element by element, like Burn does.
 //!
 //! The backward kernels take the forward's *output* y, so nothing is
-//! recomputed: d tanh = 1 − y², dσ = y(1 − y).
+//! recomputed: d tanh = 1 − y², dσ = y(1 − y); for log-softmax over a row,
+//! dx = dy − e^y · Σ dy.
 
 /// Which activation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Activation {
     Tanh,
     Sigmoid,
+    /// x − log Σ e^x over each row (the last dimension).
+    LogSoftmax,
 }
 
 /// e^x for x in [−87, 88.3] (callers clamp): |relative error| ≤ 2 ulp.
@@ -125,40 +128,100 @@ multiversion!(sigmoid_grad_in_place_f32(grad: &mut [f32], y: &[f32]) {
     }
 });
 
-/// The activation in place, f32.
-pub fn forward_f32(act: Activation, xs: &mut [f32]) {
+/// e^x for x ≤ 0 (log-probabilities): below −87 it returns e^−87 ≈ 2e-38.
+#[inline(always)]
+fn exp_nonpositive_f32(x: f32) -> f32 {
+    exp_f32(if x < -87.0 { -87.0 } else { x })
+}
+
+/// Σ f(x) over a row in 8 independent lanes (so that it vectorises; the
+/// order is fixed, so the result is too).
+#[inline(always)]
+fn lane_sum(row: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let chunks = row.chunks_exact(8);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        for (lane, &x) in lanes.iter_mut().zip(chunk) {
+            *lane += f(x);
+        }
+    }
+    let mut sum = lanes.iter().sum::<f32>();
+    for &x in tail {
+        sum += f(x);
+    }
+    sum
+}
+
+multiversion!(log_softmax_rows_f32(xs: &mut [f32], width: usize) {
+    for row in xs.chunks_exact_mut(width) {
+        let max = row.iter().fold(f32::NEG_INFINITY, |m, &x| if x > m { x } else { m });
+        let log_sum = max + lane_sum(row, |x| exp_nonpositive_f32(x - max)).ln();
+        for x in row.iter_mut() {
+            *x -= log_sum;
+        }
+    }
+});
+
+multiversion!(log_softmax_grad_rows_f32(grad: &mut [f32], y: &[f32], width: usize) {
+    for (g, y) in grad.chunks_exact_mut(width).zip(y.chunks_exact(width)) {
+        let total = lane_sum(g, |x| x);
+        for (g, &y) in g.iter_mut().zip(y) {
+            *g -= exp_nonpositive_f32(y) * total;
+        }
+    }
+});
+
+/// The activation in place, f32. `width` is the last dimension's size
+/// (log-softmax's row length).
+pub fn forward_f32(act: Activation, xs: &mut [f32], width: usize) {
     match act {
         Activation::Tanh => tanh_in_place_f32(xs),
         Activation::Sigmoid => sigmoid_in_place_f32(xs),
+        Activation::LogSoftmax => log_softmax_rows_f32(xs, width),
     }
 }
 
 /// The activation in place, f64 (libm).
-pub fn forward_f64(act: Activation, xs: &mut [f64]) {
+pub fn forward_f64(act: Activation, xs: &mut [f64], width: usize) {
     match act {
         Activation::Tanh => xs.iter_mut().for_each(|x| *x = x.tanh()),
         Activation::Sigmoid => xs.iter_mut().for_each(|x| *x = 1.0 / (1.0 + (-*x).exp())),
+        Activation::LogSoftmax => {
+            for row in xs.chunks_exact_mut(width) {
+                let max = row.iter().fold(f64::NEG_INFINITY, |m, &x| m.max(x));
+                let log_sum = max + row.iter().map(|x| (x - max).exp()).sum::<f64>().ln();
+                row.iter_mut().for_each(|x| *x -= log_sum);
+            }
+        }
     }
 }
 
-/// grad ← grad · f′, where f′ is written in the forward's output y; f32.
-pub fn backward_f32(act: Activation, grad: &mut [f32], y: &[f32]) {
+/// grad ← the input's gradient, from the forward's output y; f32.
+pub fn backward_f32(act: Activation, grad: &mut [f32], y: &[f32], width: usize) {
     assert_eq!(grad.len(), y.len(), "gradient and output sizes differ");
     match act {
         Activation::Tanh => tanh_grad_in_place_f32(grad, y),
         Activation::Sigmoid => sigmoid_grad_in_place_f32(grad, y),
+        Activation::LogSoftmax => log_softmax_grad_rows_f32(grad, y, width),
     }
 }
 
-/// grad ← grad · f′(y), f64.
-pub fn backward_f64(act: Activation, grad: &mut [f64], y: &[f64]) {
+/// grad ← the input's gradient, from the forward's output y; f64.
+pub fn backward_f64(act: Activation, grad: &mut [f64], y: &[f64], width: usize) {
     assert_eq!(grad.len(), y.len(), "gradient and output sizes differ");
-    let derivative = match act {
-        Activation::Tanh => |y: f64| 1.0 - y * y,
-        Activation::Sigmoid => |y: f64| y * (1.0 - y),
-    };
-    for (g, &y) in grad.iter_mut().zip(y) {
-        *g *= derivative(y);
+    match act {
+        Activation::Tanh => grad.iter_mut().zip(y).for_each(|(g, y)| *g *= 1.0 - y * y),
+        Activation::Sigmoid => grad
+            .iter_mut()
+            .zip(y)
+            .for_each(|(g, y)| *g *= y * (1.0 - y)),
+        Activation::LogSoftmax => {
+            for (g, y) in grad.chunks_exact_mut(width).zip(y.chunks_exact(width)) {
+                let total: f64 = g.iter().sum();
+                g.iter_mut().zip(y).for_each(|(g, y)| *g -= y.exp() * total);
+            }
+        }
     }
 }
 
@@ -228,9 +291,44 @@ mod tests {
             assert_eq!(s[i].to_bits(), sigmoid_f32(x).to_bits());
         }
         let mut g = vec![2.0f32; xs.len()];
-        backward_f32(Activation::Tanh, &mut g, &t);
+        backward_f32(Activation::Tanh, &mut g, &t, 1);
         for i in 0..xs.len() {
             assert_eq!(g[i], 2.0 * (1.0 - t[i] * t[i]));
+        }
+    }
+
+    #[test]
+    fn log_softmax_rows_match_f64_within_f32_accuracy() {
+        // 7 rows of 65 (a vector body and a tail), logits up to ±30.
+        let width = 65;
+        let xs: Vec<f32> = (0..7 * width)
+            .map(|i| ((i * 7919) % 601) as f32 * 0.1 - 30.0)
+            .collect();
+        let mut ours = xs.clone();
+        forward_f32(Activation::LogSoftmax, &mut ours, width);
+        let mut exact: Vec<f64> = xs.iter().map(|&x| x as f64).collect();
+        forward_f64(Activation::LogSoftmax, &mut exact, width);
+        for (i, (o, e)) in ours.iter().zip(&exact).enumerate() {
+            // x − log Σ e^x rounds at the scale of the row's largest input:
+            // 4 ulp of that (f32 inputs up to 30 here).
+            let row = &xs[i / width * width..][..width];
+            let scale = row.iter().fold(1.0f32, |m, x| m.max(x.abs())) as f64;
+            let err = (*o as f64 - e).abs();
+            assert!(err <= 4.0 * f32::EPSILON as f64 * scale, "{o} vs {e}");
+        }
+        // Backward: dy − e^y Σ dy, against f64.
+        let dy: Vec<f32> = (0..xs.len())
+            .map(|i| ((i * 31) % 17) as f32 * 0.25 - 2.0)
+            .collect();
+        let mut g = dy.clone();
+        backward_f32(Activation::LogSoftmax, &mut g, &ours, width);
+        let mut g64: Vec<f64> = dy.iter().map(|&x| x as f64).collect();
+        backward_f64(Activation::LogSoftmax, &mut g64, &exact, width);
+        for (o, e) in g.iter().zip(&g64) {
+            assert!(
+                (*o as f64 - e).abs() <= 1e-5 * e.abs().max(1.0),
+                "{o} vs {e}"
+            );
         }
     }
 }

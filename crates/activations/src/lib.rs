@@ -1,4 +1,4 @@
-//! tanh and sigmoid as Burn tensor primitives that are fast on the CPU
+//! tanh, sigmoid and log-softmax as Burn tensor primitives that are fast on the CPU
 //! backends and differentiate from their saved output.
 //!
 //! Burn 0.22.1's flex and ndarray compute both with scalar libm calls, and
@@ -6,10 +6,10 @@
 //! more ops). Here each activation is one registered operation (Burn's
 //! backend extension): a vectorised loop forward (see [`kernels`]), one
 //! vectorised loop backward that reads the saved output y (1 − y²,
-//! y(1 − y)). They are primitives like Burn's own `tanh`: the models'
+//! y(1 − y), dy − e^y·Σdy). They are primitives like Burn's own `tanh`: the models'
 //! gradients still come from autodiff, through them.
 //!
-//! [`tanh`] and [`sigmoid`] take any tensor: on flex and ndarray devices
+//! [`tanh`], [`sigmoid`] and [`log_softmax`] take any tensor: on flex and ndarray devices
 //! (with this crate's features of the same names) they run these kernels;
 //! on any other backend (wgpu) they are Burn's own ops.
 
@@ -40,6 +40,15 @@ pub fn sigmoid<const D: usize>(x: Tensor<D>) -> Tensor<D> {
         x.mul_scalar(0.5).tanh().mul_scalar(0.5).add_scalar(0.5)
     } else {
         burn::tensor::activation::sigmoid(x)
+    }
+}
+
+/// log softmax over the last dimension.
+pub fn log_softmax<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    if has_kernels(&x) {
+        extension::apply(Activation::LogSoftmax, x)
+    } else {
+        burn::tensor::activation::log_softmax(x, D - 1)
     }
 }
 
