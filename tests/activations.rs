@@ -5,7 +5,7 @@
 
 use burn::tensor::activation;
 use burn::tensor::{DType, Device, Tensor, TensorData};
-use charrnn_activations::{has_kernels, log_softmax, sigmoid, tanh};
+use charrnn_activations::{has_kernels, log_softmax, lstm_gates, sigmoid, tanh};
 
 fn backends() -> Vec<(&'static str, Device)> {
     vec![("flex", Device::flex()), ("ndarray", Device::ndarray())]
@@ -53,14 +53,36 @@ fn max_rel(a: &[f64], b: &[f64]) -> f64 {
 
 type Op = fn(Tensor<2>) -> Tensor<2>;
 
-fn cases() -> [(&'static str, Op, Op); 3] {
+fn cases() -> [(&'static str, Op, Op); 4] {
     [
         ("tanh", tanh, |x| x.tanh()),
         ("sigmoid", sigmoid, activation::sigmoid),
         ("log_softmax", log_softmax, |x| {
             activation::log_softmax(x, 1)
         }),
+        ("lstm_gates", lstm_gates, gates_in_burns_ops),
     ]
+}
+
+/// σ(x) as 1/(1 + e^−x) in Burn's own ops (exact in f64 on every backend).
+fn sigmoid_formula(x: Tensor<2>) -> Tensor<2> {
+    x.neg().exp().add_scalar(1.0).recip()
+}
+
+/// [σ(i) σ(f) tanh(g) σ(o)] from four narrows, Burn's ops and a cat.
+fn gates_in_burns_ops(x: Tensor<2>) -> Tensor<2> {
+    let h = x.dims()[1] / 4;
+    let block = |k: usize| x.clone().narrow(1, k * h, h);
+    let (i, f, g, o) = (block(0), block(1), block(2), block(3));
+    Tensor::cat(
+        vec![
+            sigmoid_formula(i),
+            sigmoid_formula(f),
+            g.tanh(),
+            sigmoid_formula(o),
+        ],
+        1,
+    )
 }
 
 #[test]
@@ -127,7 +149,7 @@ fn f64_forward_matches_burns_ops() {
         }
         // σ against its formula in f64, on every backend.
         let x = inputs(&device, DType::F64);
-        let formula = x.clone().neg().exp().add_scalar(1.0).recip();
+        let formula = sigmoid_formula(x.clone());
         let rel = max_rel(&f64s(sigmoid(x)), &f64s(formula));
         assert!(rel <= 4e-16, "{backend} sigmoid vs 1/(1+e^-x): {rel:e}");
     }

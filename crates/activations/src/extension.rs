@@ -14,7 +14,7 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind, unary};
 use burn::backend::ops::FloatTensorOps;
 use burn::backend::{Autodiff, Backend, Dispatch, backend_extension, tensor::FloatTensor};
-use burn::tensor::Tensor;
+use burn::tensor::{Slice, Tensor};
 
 use crate::kernels::Activation;
 
@@ -220,6 +220,12 @@ impl<B: Backend + Activations, C: CheckpointStrategy> Activations for Autodiff<B
         act: Activation,
     ) -> FloatTensor<Self> {
         let one_minus = |t| Self::float_add_scalar(Self::float_neg(t), 1f32.into());
+        let sigmoid_grad = |y: FloatTensor<Self>, grad| {
+            Self::float_mul(grad, Self::float_mul(y.clone(), one_minus(y)))
+        };
+        let tanh_grad = |y: FloatTensor<Self>, grad| {
+            Self::float_mul(grad, one_minus(Self::float_mul(y.clone(), y)))
+        };
         match act {
             Activation::Tanh => Self::float_mul(grad, one_minus(Self::float_mul(y.clone(), y))),
             Activation::Sigmoid => Self::float_mul(grad, Self::float_mul(y.clone(), one_minus(y))),
@@ -227,6 +233,28 @@ impl<B: Backend + Activations, C: CheckpointStrategy> Activations for Autodiff<B
                 let last = y.shape().num_dims() - 1;
                 let total = Self::float_sum_dim(grad.clone(), last);
                 Self::float_sub(grad, Self::float_mul(Self::float_exp(y), total))
+            }
+            Activation::LstmGates => {
+                // Block by block: σ′ on i, f, o and tanh′ on g.
+                let shape = y.shape();
+                let (rows, h) = (shape[0], shape[1] / 4);
+                let block = |t: &FloatTensor<Self>, k: usize| {
+                    Self::float_slice(
+                        t.clone(),
+                        &[Slice::from(0..rows), Slice::from(k * h..(k + 1) * h)],
+                    )
+                };
+                let blocks = (0..4)
+                    .map(|k| {
+                        let (y, g) = (block(&y, k), block(&grad, k));
+                        if k == 2 {
+                            tanh_grad(y, g)
+                        } else {
+                            sigmoid_grad(y, g)
+                        }
+                    })
+                    .collect();
+                Self::float_cat(blocks, 1)
             }
         }
     }

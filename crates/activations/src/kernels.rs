@@ -23,6 +23,24 @@ pub enum Activation {
     Sigmoid,
     /// x − log Σ e^x over each row (the last dimension).
     LogSoftmax,
+    /// An LSTM's gate pre-activations [i f g o] (4 equal column blocks of
+    /// each row, PyTorch's order): σ on i, f, o and tanh on g, in one pass.
+    LstmGates,
+}
+
+/// Runs `f(block, activation)` on each of an LSTM row's four gate blocks.
+fn lstm_blocks<T>(row: &mut [T], mut f: impl FnMut(&mut [T], Activation)) {
+    let h = row.len() / 4;
+    for (k, block) in row.chunks_exact_mut(h).enumerate() {
+        f(
+            block,
+            if k == 2 {
+                Activation::Tanh
+            } else {
+                Activation::Sigmoid
+            },
+        );
+    }
 }
 
 /// e^x for x in [−87, 88.3] (callers clamp): |relative error| ≤ 2 ulp.
@@ -179,6 +197,11 @@ pub fn forward_f32(act: Activation, xs: &mut [f32], width: usize) {
         Activation::Tanh => tanh_in_place_f32(xs),
         Activation::Sigmoid => sigmoid_in_place_f32(xs),
         Activation::LogSoftmax => log_softmax_rows_f32(xs, width),
+        Activation::LstmGates => {
+            for row in xs.chunks_exact_mut(width) {
+                lstm_blocks(row, |block, act| forward_f32(act, block, 1));
+            }
+        }
     }
 }
 
@@ -194,6 +217,11 @@ pub fn forward_f64(act: Activation, xs: &mut [f64], width: usize) {
                 row.iter_mut().for_each(|x| *x -= log_sum);
             }
         }
+        Activation::LstmGates => {
+            for row in xs.chunks_exact_mut(width) {
+                lstm_blocks(row, |block, act| forward_f64(act, block, 1));
+            }
+        }
     }
 }
 
@@ -204,6 +232,15 @@ pub fn backward_f32(act: Activation, grad: &mut [f32], y: &[f32], width: usize) 
         Activation::Tanh => tanh_grad_in_place_f32(grad, y),
         Activation::Sigmoid => sigmoid_grad_in_place_f32(grad, y),
         Activation::LogSoftmax => log_softmax_grad_rows_f32(grad, y, width),
+        Activation::LstmGates => {
+            let h = width / 4;
+            for (g, y) in grad.chunks_exact_mut(width).zip(y.chunks_exact(width)) {
+                let mut y = y.chunks_exact(h);
+                lstm_blocks(g, |g, act| {
+                    backward_f32(act, g, y.next().expect("4 blocks"), 1)
+                });
+            }
+        }
     }
 }
 
@@ -220,6 +257,15 @@ pub fn backward_f64(act: Activation, grad: &mut [f64], y: &[f64], width: usize) 
             for (g, y) in grad.chunks_exact_mut(width).zip(y.chunks_exact(width)) {
                 let total: f64 = g.iter().sum();
                 g.iter_mut().zip(y).for_each(|(g, y)| *g -= y.exp() * total);
+            }
+        }
+        Activation::LstmGates => {
+            let h = width / 4;
+            for (g, y) in grad.chunks_exact_mut(width).zip(y.chunks_exact(width)) {
+                let mut y = y.chunks_exact(h);
+                lstm_blocks(g, |g, act| {
+                    backward_f64(act, g, y.next().expect("4 blocks"), 1)
+                });
             }
         }
     }

@@ -52,6 +52,27 @@ pub fn log_softmax<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     }
 }
 
+/// An LSTM's gates: `gates` [B, 4H] holds the pre-activations [i f g o]
+/// (PyTorch's order); returns [σ(i) σ(f) tanh(g) σ(o)], one op instead of
+/// four narrows and four activations.
+pub fn lstm_gates(gates: Tensor<2>) -> Tensor<2> {
+    if has_kernels(&gates) {
+        extension::apply(Activation::LstmGates, gates)
+    } else {
+        let h = gates.dims()[1] / 4;
+        let block = |k: usize| gates.clone().narrow(1, k * h, h);
+        Tensor::cat(
+            vec![
+                sigmoid(block(0)),
+                sigmoid(block(1)),
+                tanh(block(2)),
+                sigmoid(block(3)),
+            ],
+            1,
+        )
+    }
+}
+
 /// Whether the tensor lives on a backend these kernels were built for.
 pub fn has_kernels<const D: usize>(x: &Tensor<D>) -> bool {
     on_cpu_backend(x.device().as_dispatch())

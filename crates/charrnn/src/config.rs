@@ -31,6 +31,9 @@ pub struct TrainConfig {
     pub backend: String,
     /// Parallel streams; 1 is the original.
     pub batch_size: usize,
+    /// CPU threads for the large matrix products (flex and ndarray); 1 keeps
+    /// the second core free and is fastest for small batches.
+    pub threads: usize,
     /// Every this many iterations print `iter n, loss: x` (0 = never).
     pub print_every: u64,
     /// Every this many iterations print a sample (0 = never).
@@ -75,6 +78,7 @@ impl Default for TrainConfig {
             precision: Precision::F32,
             backend: "flex".into(),
             batch_size: 1,
+            threads: 1,
             print_every: 100,
             sample_every: 100,
             sample_length: 200,
@@ -96,7 +100,7 @@ impl Default for TrainConfig {
 }
 
 /// The keys a config file may hold.
-pub const KEYS: [&str; 26] = [
+pub const KEYS: [&str; 27] = [
     "data",
     "hidden_size",
     "seq_length",
@@ -107,6 +111,7 @@ pub const KEYS: [&str; 26] = [
     "precision",
     "backend",
     "batch_size",
+    "threads",
     "print_every",
     "sample_every",
     "sample_length",
@@ -211,6 +216,7 @@ impl TrainConfig {
             ("seq_length", self.seq_length),
             ("batch_size", self.batch_size),
             ("layers", self.layers),
+            ("threads", self.threads),
         ] {
             if value == 0 {
                 return bad(key, "must be at least 1".into());

@@ -58,6 +58,23 @@ pub fn device(name: &str, precision: Precision) -> Result<Device> {
     Ok(device)
 }
 
+/// Sizes the thread pool that flex and ndarray split large matrix products
+/// over (rayon's global pool; it can be built once per process).
+pub fn use_threads(threads: usize) -> Result<()> {
+    #[cfg(feature = "threads")]
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()
+        .map_err(|e| anyhow::anyhow!("cannot start {threads} threads: {e}"))?;
+    #[cfg(not(feature = "threads"))]
+    if threads > 1 {
+        bail!(
+            "this build runs one thread; rebuild with `--features threads` for --threads {threads}"
+        );
+    }
+    Ok(())
+}
+
 /// Every tensor charrnn makes names its dtype, but Burn's optimizers rebuild
 /// their saved state (Adam's moments, RMSprop's averages) in the default
 /// device's default float dtype, which would turn an f64 run's state into

@@ -35,16 +35,17 @@ pub fn run(args: &BenchArgs) -> Result<i32> {
     let chars = (c.seq_length * c.batch_size) as f64 * timed as f64 / secs;
     let peak_mb = peak_rss_mb();
     println!(
-        "{} backend {} {} B {} H {} T {}: {ms:.4} ms/iter, {chars:.0} chars/s, peak memory {peak_mb:.1} MB ({timed} timed iterations)",
+        "{} backend {} {} B {} H {} T {}, {} thread(s): {ms:.4} ms/iter, {chars:.0} chars/s, peak memory {peak_mb:.1} MB ({timed} timed iterations)",
         s.trainer.model().spec().describe(),
         c.backend,
         c.precision,
         c.batch_size,
         c.hidden_size,
-        c.seq_length
+        c.seq_length,
+        c.threads
     );
     println!(
-        "BENCH model={} layers={} dropout={} optimizer={} backend={} precision={} batch={} hidden={} seq={} iters={timed} ms_per_iter={ms:.6} chars_per_s={chars:.1} peak_rss_mb={peak_mb:.1}",
+        "BENCH model={} layers={} dropout={} optimizer={} backend={} precision={} batch={} threads={} hidden={} seq={} iters={timed} ms_per_iter={ms:.6} chars_per_s={chars:.1} peak_rss_mb={peak_mb:.1}",
         c.model,
         c.layers,
         c.dropout,
@@ -52,6 +53,7 @@ pub fn run(args: &BenchArgs) -> Result<i32> {
         c.backend,
         c.precision,
         c.batch_size,
+        c.threads,
         c.hidden_size,
         c.seq_length
     );

@@ -101,6 +101,7 @@ pub fn setup(args: &TrainArgs) -> Result<Setup> {
             text_bytes,
         ),
     )?;
+    backend::use_threads(config.threads)?;
     let device = &backend::device(&config.backend, config.precision)?.autodiff();
     let model = match (&saved, &config.init_weights) {
         (Some(ck), _) => {

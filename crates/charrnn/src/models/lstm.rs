@@ -9,7 +9,7 @@
 
 use burn::tensor::Tensor;
 
-use charrnn_activations::{sigmoid, tanh};
+use charrnn_activations::{lstm_gates, tanh};
 
 use super::layer::Layer;
 
@@ -17,10 +17,10 @@ use super::layer::Layer;
 /// x_t·W_ihᵀ + b_ih + b_hh [B, 4H]; the state is [h, c], each [B, H].
 pub fn step(layer: &Layer, xp: Tensor<2>, state: &[Tensor<2>]) -> Vec<Tensor<2>> {
     let (h, c) = (state[0].clone(), state[1].clone());
-    let gates = xp + layer.recur(h); // [B,4H]
+    let gates = lstm_gates(xp + layer.recur(h)); // [B,4H]: σ(i) σ(f) tanh(g) σ(o)
     let [i, f, g, o] = split4(gates);
-    let c = sigmoid(f) * c + sigmoid(i) * tanh(g); // [B,H]
-    let h = sigmoid(o) * tanh(c.clone()); // [B,H]
+    let c = f * c + i * g; // [B,H]
+    let h = o * tanh(c.clone()); // [B,H]
     vec![h, c]
 }
 
