@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `train bench` on a GPU machine (through wgpu and Vulkan) against ndarray on
-# that machine's CPU: B 1, 256 and 1024 at H 100 and H 512. The GPU machine has
-# no Rust toolchain, so build and strip the binary here first:
+# that machine's CPU: B 1, 256 and 1024 at H 100 and H 512, then the LSTM
+# configs on wgpu. The GPU machine has no Rust toolchain, so build and strip
+# the binary here first:
 #
 #   cargo build -p train --features wgpu && mkdir -p .gpu && \
 #     cp "${CARGO_TARGET_DIR:-target}/debug/train" .gpu/train && strip .gpu/train
@@ -29,4 +30,8 @@ for hidden in 100 512; do
         echo "BENCH backend=$backend hidden=$hidden batch=$batch failed or timed out"
     done
   done
+done
+for config in lstm.toml lstm-512.toml; do
+  timeout 120 "$bin" bench --config "$config" --backend wgpu --iterations 40 2>&1 | grep -E '^(BENCH|error)' ||
+    echo "BENCH backend=wgpu config=$config failed or timed out"
 done

@@ -157,6 +157,11 @@ fn bad_inputs_are_refused_and_leave_the_run_untouched() {
         (vec!["--clip", "0"], vec!["clip"]),
         (vec!["--clip", "-2"], vec!["clip"]),
         (vec!["--batch-size", "0"], vec!["batch_size"]),
+        (vec!["--threads", "0"], vec!["threads", "at least 1"]),
+        (
+            vec!["--threads", "100000"],
+            vec!["threads", "100000", "at most 1024"],
+        ),
         (vec!["--seq-length", "-3"], vec!["-3", "--seq-length"]),
         (vec!["--iterations", "many"], vec!["many", "--iterations"]),
         (vec!["--no-such-flag"], vec!["--no-such-flag"]),

@@ -52,16 +52,24 @@ mod flex {
     /// owned by it alone, so a kernel may write it in place. Copies only when
     /// the buffer is shared or laid out otherwise.
     fn owned_contiguous(t: FlexTensor) -> FlexTensor {
-        let n = t.layout().num_elements();
-        let fits = t.is_unique()
-            && t.layout().is_contiguous()
-            && t.layout().start_offset() == 0
-            && t.bytes().len() == n * t.dtype().size();
-        if fits {
+        let writable = |t: &FlexTensor| {
+            t.is_unique()
+                && t.layout().is_contiguous()
+                && t.layout().start_offset() == 0
+                && t.bytes().len() == t.layout().num_elements() * t.dtype().size()
+        };
+        if writable(&t) {
             return t;
         }
+        // A strided view becomes a fresh buffer of its own here...
+        let contiguous = t.to_contiguous();
+        drop(t);
+        let t = contiguous;
+        if writable(&t) {
+            return t;
+        }
+        // ...a shared buffer, or rows of a larger one, is copied.
         let shape = t.layout().shape().clone();
-        let t = t.to_contiguous();
         let data = match t.dtype() {
             DType::F64 => TensorData::new(t.as_slice::<f64>().expect(CONTIGUOUS).to_vec(), shape),
             _ => TensorData::new(t.as_slice::<f32>().expect(CONTIGUOUS).to_vec(), shape),

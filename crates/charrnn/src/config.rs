@@ -31,8 +31,8 @@ pub struct TrainConfig {
     pub backend: String,
     /// Parallel streams; 1 is the original.
     pub batch_size: usize,
-    /// CPU threads for the large matrix products (flex and ndarray); 1 keeps
-    /// the second core free and is fastest for small batches.
+    /// CPU threads for the large matrix products (flex and ndarray): 2 paid
+    /// at hidden size 512, not at 100–128 (see README, Speed).
     pub threads: usize,
     /// Every this many iterations print `iter n, loss: x` (0 = never).
     pub print_every: u64,
@@ -221,6 +221,12 @@ impl TrainConfig {
             if value == 0 {
                 return bad(key, "must be at least 1".into());
             }
+        }
+        if self.threads > 1024 {
+            return bad(
+                "threads",
+                format!("{} (must be at most 1024)", self.threads),
+            );
         }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
             return bad(

@@ -74,7 +74,7 @@ pub struct ModelArgs {
     /// Backend (see the list below) [default: flex]
     #[arg(long)]
     pub backend: Option<String>,
-    /// CPU threads for large matrix products on flex and ndarray (2 pays from about batch 32 up) [default: 1]
+    /// CPU threads for large matrix products on flex and ndarray (2 paid at hidden size 512, not at 100-128) [default: 1]
     #[arg(long, allow_negative_numbers = true)]
     pub threads: Option<usize>,
     /// Start from these weights (safetensors: min-char-rnn's or PyTorch's layout) [default: random]

@@ -24,6 +24,7 @@ const SAMPLES: usize = 12;
 
 pub fn run(args: &TrainArgs) -> Result<i32> {
     let c = settings::resolve(args)?;
+    backend::use_threads(c.threads)?;
     let device = backend::device(&c.backend, Precision::F64)?;
     let text = Text::load(&c.data)?;
     let streams = Streams::new(text.len(), c.seq_length, c.batch_size, &c.data)?;
