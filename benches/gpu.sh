@@ -7,8 +7,10 @@
 #   cargo build -p train --features wgpu && mkdir -p .gpu && \
 #     cp "${CARGO_TARGET_DIR:-target}/debug/train" .gpu/train && strip .gpu/train
 #
-# then, with the Vulkan loader's .deb files in .gl/ (see the device tool's
-# README), run this script there with `.gpu` and `.gl` carried. It prints one
+# then, with the Vulkan loader's and glvnd's .deb files in .gl/ (`apt-get
+# download libvulkan1 libglvnd0 libglx0 libegl1 libgl1 libopengl0 libgles2`:
+# with libvulkan1 alone wgpu finds no adapter), run this script there with
+# `.gpu` and `.gl` carried. It prints one
 # BENCH line per case (ms/iter, chars/s, peak memory).
 set -uo pipefail
 cd "$(dirname "$0")/.."
