@@ -39,6 +39,26 @@ pub trait Activations: Backend {
     ) -> FloatTensor<Self>;
 }
 
+/// A CPU backend implements the trait with its module's `forward(act, x)`
+/// and `backward(act, y, grad)`.
+#[cfg(any(feature = "flex", feature = "ndarray"))]
+macro_rules! cpu_backend {
+    ($backend:ty) => {
+        impl Activations for $backend {
+            fn activate(x: FloatTensor<Self>, act: Activation) -> FloatTensor<Self> {
+                forward(act, x)
+            }
+            fn activate_grad(
+                y: FloatTensor<Self>,
+                grad: FloatTensor<Self>,
+                act: Activation,
+            ) -> FloatTensor<Self> {
+                backward(act, y, grad)
+            }
+        }
+    };
+}
+
 #[cfg(feature = "flex")]
 mod flex {
     use burn::backend::Flex;
@@ -112,18 +132,7 @@ mod flex {
         grad
     }
 
-    impl Activations for Flex {
-        fn activate(x: FloatTensor<Self>, act: Activation) -> FloatTensor<Self> {
-            forward(act, x)
-        }
-        fn activate_grad(
-            y: FloatTensor<Self>,
-            grad: FloatTensor<Self>,
-            act: Activation,
-        ) -> FloatTensor<Self> {
-            backward(act, y, grad)
-        }
-    }
+    cpu_backend!(Flex);
 }
 
 #[cfg(feature = "ndarray")]
@@ -188,18 +197,7 @@ mod ndarray {
         }
     }
 
-    impl Activations for NdArray {
-        fn activate(x: FloatTensor<Self>, act: Activation) -> FloatTensor<Self> {
-            forward(act, x)
-        }
-        fn activate_grad(
-            y: FloatTensor<Self>,
-            grad: FloatTensor<Self>,
-            act: Activation,
-        ) -> FloatTensor<Self> {
-            backward(act, y, grad)
-        }
-    }
+    cpu_backend!(NdArray);
 }
 
 /// Autodiff: the inner backend's forward, with a backward node holding y.
