@@ -39,6 +39,16 @@ pub trait Activations: Backend {
     ) -> FloatTensor<Self>;
 }
 
+/// The last dimension's size: log-softmax's row length, the LSTM gates' 4H.
+#[cfg(any(feature = "flex", feature = "ndarray"))]
+fn width(t: &impl TensorMetadata) -> usize {
+    let shape = t.shape();
+    match shape.num_dims() {
+        0 => 1,
+        n => shape[n - 1],
+    }
+}
+
 /// A CPU backend implements the trait with its module's `forward(act, x)`
 /// and `backward(act, y, grad)`.
 #[cfg(any(feature = "flex", feature = "ndarray"))]
@@ -99,10 +109,6 @@ mod flex {
 
     const CONTIGUOUS: &str = "a contiguous tensor after to_contiguous";
 
-    fn width(t: &FlexTensor) -> usize {
-        t.layout().shape().last().copied().unwrap_or(1)
-    }
-
     fn forward(act: Activation, x: FlexTensor) -> FlexTensor {
         let mut x = owned_contiguous(x);
         let width = width(&x);
@@ -156,16 +162,15 @@ mod ndarray {
     }
 
     fn forward(act: Activation, x: NdArrayTensor) -> NdArrayTensor {
+        let width = width(&x);
         match x {
             NdArrayTensor::F32(s) => {
                 let mut a = standard!(s);
-                let width = a.shape().last().copied().unwrap_or(1);
                 kernels::forward_f32(act, a.as_slice_mut().expect("standard layout"), width);
                 a.into()
             }
             NdArrayTensor::F64(s) => {
                 let mut a = standard!(s);
-                let width = a.shape().last().copied().unwrap_or(1);
                 kernels::forward_f64(act, a.as_slice_mut().expect("standard layout"), width);
                 a.into()
             }
@@ -174,17 +179,16 @@ mod ndarray {
     }
 
     fn backward(act: Activation, y: NdArrayTensor, grad: NdArrayTensor) -> NdArrayTensor {
+        let width = width(&y);
         match (y, grad) {
             (NdArrayTensor::F32(y), NdArrayTensor::F32(g)) => {
                 let (y, mut g) = (standard!(y), standard!(g));
-                let width = y.shape().last().copied().unwrap_or(1);
                 let (gs, ys) = (g.as_slice_mut(), y.as_slice());
                 kernels::backward_f32(act, gs.expect("standard"), ys.expect("standard"), width);
                 g.into()
             }
             (NdArrayTensor::F64(y), NdArrayTensor::F64(g)) => {
                 let (y, mut g) = (standard!(y), standard!(g));
-                let width = y.shape().last().copied().unwrap_or(1);
                 let (gs, ys) = (g.as_slice_mut(), y.as_slice());
                 kernels::backward_f64(act, gs.expect("standard"), ys.expect("standard"), width);
                 g.into()
@@ -233,8 +237,8 @@ impl<B: Backend + Activations, C: CheckpointStrategy> Activations for Autodiff<B
             Self::float_mul(grad, one_minus(Self::float_mul(y.clone(), y)))
         };
         match act {
-            Activation::Tanh => Self::float_mul(grad, one_minus(Self::float_mul(y.clone(), y))),
-            Activation::Sigmoid => Self::float_mul(grad, Self::float_mul(y.clone(), one_minus(y))),
+            Activation::Tanh => tanh_grad(y, grad),
+            Activation::Sigmoid => sigmoid_grad(y, grad),
             Activation::LogSoftmax => {
                 let last = y.shape().num_dims() - 1;
                 let total = Self::float_sum_dim(grad.clone(), last);

@@ -43,6 +43,21 @@ fn lstm_blocks<T>(row: &mut [T], mut f: impl FnMut(&mut [T], Activation)) {
     }
 }
 
+/// The LSTM gates' backward: `backward(activation, grad, y, 1)` on each
+/// gate block of every row of `grad` with the same block of `y`.
+fn lstm_grad_blocks<T>(
+    grad: &mut [T],
+    y: &[T],
+    width: usize,
+    backward: fn(Activation, &mut [T], &[T], usize),
+) {
+    let h = width / 4;
+    for (g, y) in grad.chunks_exact_mut(width).zip(y.chunks_exact(width)) {
+        let mut y = y.chunks_exact(h);
+        lstm_blocks(g, |g, act| backward(act, g, y.next().expect("4 blocks"), 1));
+    }
+}
+
 /// e^x for x in [−87, 88.3] (callers clamp): |relative error| ≤ 2 ulp.
 #[inline(always)]
 fn exp_f32(x: f32) -> f32 {
@@ -232,15 +247,7 @@ pub fn backward_f32(act: Activation, grad: &mut [f32], y: &[f32], width: usize) 
         Activation::Tanh => tanh_grad_in_place_f32(grad, y),
         Activation::Sigmoid => sigmoid_grad_in_place_f32(grad, y),
         Activation::LogSoftmax => log_softmax_grad_rows_f32(grad, y, width),
-        Activation::LstmGates => {
-            let h = width / 4;
-            for (g, y) in grad.chunks_exact_mut(width).zip(y.chunks_exact(width)) {
-                let mut y = y.chunks_exact(h);
-                lstm_blocks(g, |g, act| {
-                    backward_f32(act, g, y.next().expect("4 blocks"), 1)
-                });
-            }
-        }
+        Activation::LstmGates => lstm_grad_blocks(grad, y, width, backward_f32),
     }
 }
 
@@ -259,15 +266,7 @@ pub fn backward_f64(act: Activation, grad: &mut [f64], y: &[f64], width: usize) 
                 g.iter_mut().zip(y).for_each(|(g, y)| *g -= y.exp() * total);
             }
         }
-        Activation::LstmGates => {
-            let h = width / 4;
-            for (g, y) in grad.chunks_exact_mut(width).zip(y.chunks_exact(width)) {
-                let mut y = y.chunks_exact(h);
-                lstm_blocks(g, |g, act| {
-                    backward_f64(act, g, y.next().expect("4 blocks"), 1)
-                });
-            }
-        }
+        Activation::LstmGates => lstm_grad_blocks(grad, y, width, backward_f64),
     }
 }
 
