@@ -10,8 +10,7 @@ use burn::module::Param;
 use burn::nn::{GateController, GruConfig, LstmConfig, LstmState};
 use burn::tensor::{DType, Device, Int, Tensor, TensorData};
 use charrnn::Precision;
-use charrnn::models::stacked::Stacked;
-use charrnn::models::{ModelKind, ModelSpec, layout};
+use charrnn::models::{ModelKind, ModelSpec, Network, State, layout};
 use common::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -22,7 +21,7 @@ const T: usize = 4;
 const B: usize = 3;
 
 struct Setup {
-    ours: Stacked,
+    ours: Network,
     ids: Vec<u32>,
     /// Random [T·B, H] weights of the test loss Σ outputs ⊙ r.
     r: Vec<f32>,
@@ -34,7 +33,7 @@ fn setup(kind: ModelKind, device: &Device) -> Setup {
     let spec = ModelSpec::new(kind, 1, V, H);
     // Layer 1 of a 2-layer spec would read H inputs; one layer reads the one-hot char.
     let w = layout::random(&ModelSpec { layers: 1, ..spec }, 4, Precision::F32);
-    let ours = Stacked::from_weights(&spec, &w, device);
+    let ours = Network::from_weights(&spec, &w, device);
     let mut rng = ChaCha8Rng::seed_from_u64(kind.gates() as u64);
     let mut uniform = |n: usize| {
         (0..n)
@@ -60,7 +59,7 @@ fn f32s(values: &[f32], shape: [usize; 2], device: &Device) -> Tensor<2> {
 }
 
 /// Gate `k`'s block of our fused [in, G·H] weights and [1, G·H] biases, as a Burn gate.
-fn gate(ours: &Stacked, k: usize) -> GateController {
+fn gate(ours: &Network, k: usize) -> GateController {
     let l = &ours.layers[0];
     // Copies through the host, so Burn's parameters are leaves of their own.
     let device = l.w_ih.val().device();
@@ -72,7 +71,7 @@ fn gate(ours: &Stacked, k: usize) -> GateController {
     g.input_transform.weight = cols(&l.w_ih);
     g.input_transform.bias = Some(bias(&l.b_ih));
     g.hidden_transform.weight = cols(&l.w_hh);
-    g.hidden_transform.bias = Some(bias(&l.b_hh));
+    g.hidden_transform.bias = Some(bias(l.b_hh.as_ref().expect("PyTorch's two biases")));
     g
 }
 
@@ -123,7 +122,7 @@ fn lstm_matches_burns_nn_lstm() {
             one_hot(&s.ids, &device),
             Some(LstmState::new(c0.clone(), h0.clone())),
         );
-        let (ours, our_state) = s.ours.hidden(ids_tensor(&s.ids, &device), &[h0, c0], None);
+        let (ours, our_state) = s.ours.hidden(ids_tensor(&s.ids, &device), &State(vec![h0, c0]), None);
         compare(
             &format!("{backend} lstm outputs"),
             batch_first(ours.clone()),
@@ -131,12 +130,12 @@ fn lstm_matches_burns_nn_lstm() {
         );
         compare(
             &format!("{backend} lstm h"),
-            our_state[0].clone().unsqueeze(),
+            our_state.0[0].clone().unsqueeze(),
             state.hidden.unsqueeze(),
         );
         compare(
             &format!("{backend} lstm c"),
-            our_state[1].clone().unsqueeze(),
+            our_state.0[1].clone().unsqueeze(),
             state.cell.unsqueeze(),
         );
         // Gradients of Σ outputs ⊙ r through both.
@@ -186,7 +185,7 @@ fn gru_matches_burns_nn_gru() {
         burn_gru.new_gate = gate(&s.ours, 2);
         let h0 = f32s(&s.h0, [B, H], &device);
         let theirs = burn_gru.forward(one_hot(&s.ids, &device), Some(h0.clone()));
-        let (ours, _) = s.ours.hidden(ids_tensor(&s.ids, &device), &[h0], None);
+        let (ours, _) = s.ours.hidden(ids_tensor(&s.ids, &device), &State(vec![h0]), None);
         compare(
             &format!("{backend} gru outputs"),
             batch_first(ours.clone()),

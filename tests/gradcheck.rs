@@ -7,16 +7,46 @@ mod common;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use charrnn::Precision;
-use charrnn::backward::{clip, loss_and_grads};
+use charrnn::backward::{Weights, clip, loss_and_grads};
 use charrnn::data::{Chunk, Text};
-use charrnn::gradcheck::{self, FD_ABS_TOL, FD_REL_TOL, MANUAL_REL_TOL};
-use charrnn::model::{RnnConfig, Weights};
+use charrnn::gradcheck::{self, Case, FD_ABS_TOL, FD_REL_TOL, MANUAL_REL_TOL};
+use charrnn::models::{ModelKind, ModelSpec, NamedWeights};
 use common::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 fn fixture_weights() -> (Weights, charrnn::data::Vocab) {
-    charrnn::weights::load(&fixture_dir().join("init.safetensors")).expect("fixture init loads")
+    let (_, w, vocab) = charrnn::weights::load(&fixture_dir().join("init.safetensors"))
+        .expect("fixture init loads");
+    (Weights::from_named(&w), vocab)
+}
+
+/// Fresh weights of min-char-rnn's network (V, H), drawn as it draws them.
+fn random_weights(vocab: usize, hidden: usize, seed: u64) -> Weights {
+    let spec = original(vocab, hidden);
+    Weights::from_named(&charrnn::models::layout::random(&spec, seed, Precision::F64))
+}
+
+fn original(vocab: usize, hidden: usize) -> ModelSpec {
+    ModelSpec::new(ModelKind::Rnn, 1, vocab, hidden)
+}
+
+/// The general gradient check on min-char-rnn's network from state h0.
+fn check(w: &Weights, chunk: &Chunk, h0: &TensorData, samples: usize, seed: u64, device: &Device) -> Vec<gradcheck::Row> {
+    let (v, h) = w.sizes();
+    let state = [h0.clone()];
+    let case = Case { chunk, state: &state, masks: None };
+    gradcheck::check(&original(v, h), &w.to_named(), &case, samples, seed, device)
+}
+
+/// Loss, gradients (the original's layout) and last state by autodiff.
+fn autodiff(w: &Weights, chunk: &Chunk, h0: &TensorData, device: &Device) -> (f64, Weights, TensorData) {
+    let (v, h) = w.sizes();
+    let state = [h0.clone()];
+    let case = Case { chunk, state: &state, masks: None };
+    let (loss, grads, state): (f64, NamedWeights, _) =
+        gradcheck::autodiff(&original(v, h), &w.to_named(), &case, device);
+    (loss, Weights::from_named(&grads), state[0].clone())
 }
 
 fn fixture_chunk() -> Chunk {
@@ -72,7 +102,7 @@ fn autodiff_matches_manual_and_finite_differences_on_the_fixture() {
     let (w, _) = fixture_weights();
     let chunk = fixture_chunk();
     for (name, device) in backends() {
-        let rows = gradcheck::check(&w, &chunk, &zeros(1, 100), 10, 7, &device);
+        let rows = check(&w, &chunk, &zeros(1, 100), 10, 7, &device);
         assert_rows_pass(&rows, &format!("{name}: fixture init (weights ~0.01)"));
     }
 }
@@ -80,11 +110,10 @@ fn autodiff_matches_manual_and_finite_differences_on_the_fixture() {
 #[test]
 fn finite_differences_agree_at_weight_scale_0_1() {
     let chunk = fixture_chunk();
-    let cfg = RnnConfig::new(45).with_hidden_size(100);
-    let mut w = Weights::random(&cfg, 3, Precision::F64);
+    let mut w = random_weights(45, 100, 3);
     scale(&mut w, 10.0); // weights ~0.1: larger activations, many tiny gradients too
     for (name, device) in backends() {
-        let rows = gradcheck::check(&w, &chunk, &zeros(1, 100), 10, 11, &device);
+        let rows = check(&w, &chunk, &zeros(1, 100), 10, 11, &device);
         assert_rows_pass(&rows, &format!("{name}: weights ~0.1"));
     }
 }
@@ -107,7 +136,7 @@ fn both_match_the_numpy_first_chunk() {
     let (hs, _) = fixture_tensor("first_chunk.safetensors", "hs");
     let (h_last, _) = fixture_tensor("first_chunk.safetensors", "h_last");
     for (name, device) in backends() {
-        let (ad_loss, ad_grads, ad_h) = gradcheck::autodiff(&w, &chunk, &zeros(1, 100), &device);
+        let (ad_loss, ad_grads, ad_h) = autodiff(&w, &chunk, &zeros(1, 100), &device);
         let m = manual(&w, &chunk, &zeros(1, 100), &device);
         let loss_err = (ad_loss - loss[0]).abs().max((m.loss - loss[0]).abs());
         let h_err = rel_diff(&values(&ad_h), &h_last);
@@ -163,8 +192,7 @@ fn random_shapes_property() {
         (5, 3, 2, 8),
     ];
     for (case, &(h, v, t, b)) in cases.iter().enumerate() {
-        let cfg = RnnConfig::new(v).with_hidden_size(h);
-        let w = Weights::random(&cfg, case as u64, Precision::F64);
+        let w = random_weights(v, h, case as u64);
         let ids = |rng: &mut ChaCha8Rng| {
             (0..t * b)
                 .map(|_| rng.random_range(0..v as u32))
@@ -181,7 +209,7 @@ fn random_shapes_property() {
             [b, h],
         );
         for (name, device) in backends() {
-            let rows = gradcheck::check(&w, &chunk, &h0, 6, case as u64, &device);
+            let rows = check(&w, &chunk, &h0, 6, case as u64, &device);
             assert_rows_pass(
                 &rows,
                 &format!("{name}: H {h} V {v} T {t} B {b}, random h0"),
@@ -198,15 +226,11 @@ fn streams_equal_separate_single_stream_runs() {
     let (b, t, h) = (4, 10, 32);
     let streams = charrnn::data::Streams::new(text.len(), t, b, std::path::Path::new("x")).unwrap();
     let chunk = streams.chunk(&text.ids, 20);
-    let w = Weights::random(
-        &RnnConfig::new(text.vocab.len()).with_hidden_size(h),
-        5,
-        Precision::F64,
-    );
+    let w = random_weights(text.vocab.len(), h, 5);
     let mut rng = ChaCha8Rng::seed_from_u64(9);
     let h0_rows: Vec<f64> = (0..b * h).map(|_| rng.random_range(-0.5..0.5)).collect();
     for (name, device) in backends() {
-        let (loss, grads, _) = gradcheck::autodiff(
+        let (loss, grads, _) = autodiff(
             &w,
             &chunk,
             &Precision::F64.data(h0_rows.clone(), [b, h]),
@@ -216,7 +240,7 @@ fn streams_equal_separate_single_stream_runs() {
         let mut sum_grads: Vec<Vec<f64>> = vec![];
         for s in 0..b {
             let h0 = Precision::F64.data(h0_rows[s * h..(s + 1) * h].to_vec(), [1, h]);
-            let (l, g, _) = gradcheck::autodiff(&w, &chunk.stream(s), &h0, &device);
+            let (l, g, _) = autodiff(&w, &chunk.stream(s), &h0, &device);
             // The per-stream losses from the batched forward's nll rows.
             sum_loss += l;
             for (i, (_, d)) in g.named().into_iter().enumerate() {
@@ -248,10 +272,10 @@ fn f32_autodiff_matches_f64_reference() {
     let (w, _) = fixture_weights();
     let chunk = fixture_chunk();
     for (name, device) in backends() {
-        let (l64, g64, _) = gradcheck::autodiff(&w, &chunk, &zeros(1, 100), &device);
-        let w32 = w.cast(Precision::F32);
+        let (l64, g64, _) = autodiff(&w, &chunk, &zeros(1, 100), &device);
+        let w32 = Weights::from_named(&w.to_named().cast(Precision::F32));
         let h32 = Precision::F32.data(vec![0.0; 100], [1, 100]);
-        let (l32, g32, _) = gradcheck::autodiff(&w32, &chunk, &h32, &device);
+        let (l32, g32, _) = autodiff(&w32, &chunk, &h32, &device);
         assert_eq!(
             g32.wxh.dtype(),
             burn::tensor::DType::F32,

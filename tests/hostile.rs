@@ -74,7 +74,7 @@ fn vocab() -> Vocab {
 
 fn weights_file(spec: &ModelSpec) -> Vec<u8> {
     let w = layout::random(spec, 3, Precision::F32);
-    charrnn::weights::named_to_bytes(&w, &vocab())
+    charrnn::weights::to_bytes(&w, &vocab())
 }
 
 /// A real checkpoint: two steps of a 2-layer LSTM with dropout under Adam.
@@ -93,22 +93,15 @@ fn checkpoint_file() -> Vec<u8> {
     let device = Device::flex().autodiff();
     let spec = config.spec(text.vocab.len());
     let net = Network::init(&spec, 1, Precision::F32, &device);
-    let streams = charrnn::data::Streams::new(text.len(), 5, 2, std::path::Path::new("t")).unwrap();
-    let mut t = Trainer::with_options(
-        net,
-        &config.optimizer_settings(),
-        config.dropout,
-        text.ids.clone(),
-        streams,
-        0.01,
-        1,
-        &device,
-    );
+    let config = TrainConfig {
+        learning_rate: 0.01,
+        data: "t".into(),
+        ..config
+    };
+    let mut t = Trainer::new(net, &config, &text, &device).unwrap();
     t.step(None).unwrap();
     t.step(None).unwrap();
-    let ck = t
-        .checkpoint(&text.vocab, &config, &Default::default())
-        .unwrap();
+    let ck = t.checkpoint().unwrap();
     let dir = tempfile::tempdir().unwrap();
     ck.save(dir.path()).unwrap();
     std::fs::read(dir.path().join(charrnn::checkpoint::FILE_NAME)).unwrap()
@@ -279,7 +272,7 @@ fn mutate_safetensors(bytes: &[u8], rng: &mut ChaCha8Rng) -> (Vec<u8>, String) {
 
 /// A weights file's load, end to end: what it accepts must build and run.
 fn load_weights(bytes: &[u8], device: &Device) -> Result<(), String> {
-    let (spec, w, vocab) = charrnn::weights::checked_from_bytes(bytes)?;
+    let (spec, w, vocab) = charrnn::weights::checked_from_bytes(bytes).map_err(|e| e.to_string())?;
     assert_eq!(spec.vocab, vocab.len());
     let net = Network::from_weights(&spec, &w, device);
     let state = net.zero_state(1);
@@ -292,15 +285,16 @@ fn load_weights(bytes: &[u8], device: &Device) -> Result<(), String> {
 
 /// A checkpoint's load as `--resume` does it: weights, state, optimizer.
 fn load_checkpoint(bytes: &[u8], device: &Device) -> Result<(), String> {
-    let ck = Checkpoint::from_bytes(bytes)?;
+    let ck = Checkpoint::from_bytes(bytes).map_err(|e| e.to_string())?;
     let spec = ck.config.spec(ck.vocab.len());
     let device = device.clone().autodiff();
-    let net = Network::load(&spec, &ck.weights, &device)?;
+    let net = Network::load(&spec, &ck.weights, &device).map_err(|e| e.to_string())?;
     let state = State::from_data(&ck.state, &device);
     assert_eq!(state.0.len(), net.state_names().len());
     ck.config
         .optimizer_settings()
-        .restore(ck.optimizer_bytes(), &net)?;
+        .restore(ck.optimizer_bytes(), &net)
+        .map_err(|e| e.to_string())?;
     Ok(())
 }
 

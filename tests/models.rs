@@ -81,8 +81,8 @@ fn check_kind(kind: ModelKind) {
             masks: None,
         };
         for (backend, device) in backends() {
-            let rows = gradcheck::check_network(&spec, &w, &case, 6, case_no as u64, &device);
-            assert_eq!(rows.len(), layout::expected(&spec).len());
+            let rows = gradcheck::check(&spec, &w, &case, 6, case_no as u64, &device);
+            assert_eq!(rows.len(), charrnn::models::params::table(&spec).len());
             assert_passes(
                 &rows,
                 &format!("{backend}: {} T {t} B {b}, random state", spec.describe()),
@@ -134,7 +134,7 @@ fn dropout_gradients_match_finite_differences_with_the_same_mask() {
                 state: &state,
                 masks: Some(&masks),
             };
-            let rows = gradcheck::check_network(&spec, &w, &case, 6, 1, &device);
+            let rows = gradcheck::check(&spec, &w, &case, 6, 1, &device);
             assert_passes(
                 &rows,
                 &format!("{backend}: {} dropout 0.4", spec.describe()),
@@ -144,8 +144,8 @@ fn dropout_gradients_match_finite_differences_with_the_same_mask() {
                 masks: None,
                 ..case
             };
-            let (with, _, _) = gradcheck::network_autodiff(&spec, &w, &case, &device);
-            let (without, _, _) = gradcheck::network_autodiff(&spec, &w, &plain, &device);
+            let (with, _, _) = gradcheck::autodiff(&spec, &w, &case, &device);
+            let (without, _, _) = gradcheck::autodiff(&spec, &w, &plain, &device);
             assert!((with - without).abs() > 1e-6, "{with} vs {without}");
         }
     }

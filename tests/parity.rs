@@ -5,8 +5,9 @@
 
 mod common;
 
-use charrnn::data::{Streams, Text};
-use charrnn::model::Rnn;
+use charrnn::config::TrainConfig;
+use charrnn::data::Text;
+use charrnn::models::Network;
 use charrnn::train::Trainer;
 use common::*;
 
@@ -29,15 +30,22 @@ fn reference_losses() -> Vec<(u64, f64, f64)> {
 fn sixty_iterations_match_numpy() {
     let path = fixture_dir().join("input.txt");
     let text = Text::load(&path).unwrap();
-    let (init, vocab) = charrnn::weights::load(&fixture_dir().join("init.safetensors")).unwrap();
+    let (spec, init, vocab) =
+        charrnn::weights::load(&fixture_dir().join("init.safetensors")).unwrap();
+    assert!(spec.is_original(), "numpy's file is min-char-rnn's network");
     assert_eq!(vocab, text.vocab);
     let reference = reference_losses();
     assert_eq!(reference.len(), 60);
     for (name, device) in backends() {
         let device = device.autodiff();
-        let model = Rnn::from_weights(&init, &device);
-        let streams = Streams::new(text.len(), 25, 1, &path).unwrap();
-        let mut trainer = Trainer::new(model, text.ids.clone(), streams, 0.01, 5.0, 0, &device);
+        let model = Network::from_weights(&spec, &init, &device);
+        let config = TrainConfig {
+            data: path.clone(),
+            learning_rate: 0.01,
+            seed: 0,
+            ..Default::default() // the original's: H 100, T 25, B 1, clip 5, Adagrad
+        };
+        let mut trainer = Trainer::new(model, &config, &text, &device).unwrap();
         let (mut worst_loss, mut worst_smooth) = (0.0f64, 0.0f64);
         for &(iter, loss, smooth) in &reference {
             let step = trainer.step(None).unwrap();

@@ -11,9 +11,10 @@ use std::path::PathBuf;
 
 use charrnn::Precision;
 use charrnn::data::{Streams, Text};
-use charrnn::gradcheck::{Case, network_autodiff};
+use charrnn::gradcheck::{self, Case};
 use charrnn::models::{ModelSpec, NamedWeights, Network, layout};
-use charrnn::optim::OptimizerSettings;
+use charrnn::config::TrainConfig;
+use charrnn::optim::OptimizerKind;
 use charrnn::train::Trainer;
 use common::*;
 
@@ -34,7 +35,7 @@ fn fixture(model: &str) -> Fixture {
         serde_json::from_str(&std::fs::read_to_string(dir.join("case.json")).unwrap()).unwrap();
     let num = |k: &str| case[k].as_f64().unwrap_or_else(|| panic!("case.json: {k}"));
     let text = Text::load(&dir.join("input.txt")).unwrap();
-    let (init, vocab) = charrnn::weights::load_named(&dir.join("init.safetensors")).unwrap();
+    let (init, vocab) = charrnn::weights::read(&dir.join("init.safetensors")).unwrap();
     assert_eq!(vocab, text.vocab, "the fixture's vocabulary is the text's");
     let spec = layout::infer(&init).unwrap();
     assert_eq!(
@@ -92,7 +93,7 @@ fn first_chunk_matches(model: &str) {
         masks: None,
     };
     for (backend, device) in backends() {
-        let (loss, grads, _) = network_autodiff(&f.spec, &f.init, &case, &device);
+        let (loss, grads, _) = gradcheck::autodiff(&f.spec, &f.init, &case, &device);
         let loss_rel = ((loss - want_loss[0]) / want_loss[0]).abs();
         println!(
             "{model} {backend}: loss {loss} vs PyTorch {} (rel {loss_rel:e})",
@@ -121,27 +122,20 @@ fn training_matches(model: &str) {
         .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
         .collect();
     assert_eq!(want.len(), num_iterations(&f));
-    let sgd = OptimizerSettings {
+    let config = TrainConfig {
+        data: f.dir.join("input.txt"),
+        optimizer: OptimizerKind::Sgd,
         clip: f.clip,
-        ..charrnn::config::TrainConfig {
-            optimizer: charrnn::optim::OptimizerKind::Sgd,
-            ..Default::default()
-        }
-        .optimizer_settings()
+        learning_rate: f.learning_rate,
+        seq_length: f.seq_length,
+        batch_size: f.batch_size,
+        seed: 0,
+        ..Default::default()
     };
     for (backend, device) in backends() {
         let device = device.autodiff();
         let net = Network::from_weights(&f.spec, &f.init, &device);
-        let mut trainer = Trainer::with_options(
-            net,
-            &sgd,
-            0.0,
-            f.text.ids.clone(),
-            streams(&f),
-            f.learning_rate,
-            0,
-            &device,
-        );
+        let mut trainer = Trainer::new(net, &config, &f.text, &device).unwrap();
         let mut worst_loss = 0.0f64;
         for &w in &want {
             let step = trainer.step(None).unwrap();

@@ -26,7 +26,70 @@
 use burn::tensor::{DType, Device, Tensor, TensorData};
 
 use crate::data::Chunk;
-use crate::models::rnn::Weights;
+use crate::models::NamedWeights;
+
+/// The original's five parameters in its names, shapes and orientation, on
+/// the host: Wxh [H,V], Whh [H,H], Why [V,H], bh [H,1], by [V,1] (and, for
+/// the gradients, dWxh … dby in the same shapes).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Weights {
+    pub wxh: TensorData,
+    pub whh: TensorData,
+    pub why: TensorData,
+    pub bh: TensorData,
+    pub by: TensorData,
+}
+
+impl Weights {
+    /// From min-char-rnn's named tensors (a network of the original layout).
+    pub fn from_named(w: &NamedWeights) -> Self {
+        let get = |n: &str| w.get(n).expect("the original's five tensors").clone();
+        Self {
+            wxh: get("Wxh"),
+            whh: get("Whh"),
+            why: get("Why"),
+            bh: get("bh"),
+            by: get("by"),
+        }
+    }
+
+    /// By name, in the original's order.
+    pub fn to_named(&self) -> NamedWeights {
+        NamedWeights::new(
+            self.named()
+                .into_iter()
+                .map(|(n, d)| (n.to_string(), d.clone()))
+                .collect(),
+        )
+    }
+
+    /// (name, data) pairs in the original's order.
+    pub fn named(&self) -> [(&'static str, &TensorData); 5] {
+        [
+            ("Wxh", &self.wxh),
+            ("Whh", &self.whh),
+            ("Why", &self.why),
+            ("bh", &self.bh),
+            ("by", &self.by),
+        ]
+    }
+
+    pub fn named_mut(&mut self) -> [(&'static str, &mut TensorData); 5] {
+        [
+            ("Wxh", &mut self.wxh),
+            ("Whh", &mut self.whh),
+            ("Why", &mut self.why),
+            ("bh", &mut self.bh),
+            ("by", &mut self.by),
+        ]
+    }
+
+    /// (V, H) read off Why's shape.
+    pub fn sizes(&self) -> (usize, usize) {
+        let s = self.why.shape();
+        (s[0], s[1])
+    }
+}
 
 /// The loss, every hidden state and the (unclipped) gradients of one chunk.
 pub struct ManualPass {

@@ -24,10 +24,10 @@ use crate::Precision;
 use crate::config::TrainConfig;
 use crate::data::Vocab;
 use crate::dropout::Dropout;
-use crate::error::{Error, Result};
+use crate::error::{Error, Problem, Result};
 use crate::eval::EvalProgress;
 use crate::fsutil::write_atomic;
-use crate::models::{NamedWeights, layout};
+use crate::models::{Layout, NamedWeights, layout, params};
 
 pub const FILE_NAME: &str = "checkpoint.safetensors";
 const FORMAT: &str = "charrnn-checkpoint-2";
@@ -123,72 +123,77 @@ impl Checkpoint {
     /// Loads `<dir>/checkpoint.safetensors` (or a checkpoint file given directly).
     pub fn load(path: &Path) -> Result<Self> {
         let file = file_in(path);
-        let bytes = std::fs::read(&file).map_err(|e| Error::Checkpoint {
-            path: path.to_path_buf(),
-            message: if e.kind() == std::io::ErrorKind::NotFound {
-                format!("no {FILE_NAME} there")
+        let bytes = std::fs::read(&file).map_err(|error| {
+            if error.kind() == std::io::ErrorKind::NotFound {
+                Error::NoCheckpoint {
+                    path: path.to_path_buf(),
+                }
             } else {
-                e.to_string()
-            },
+                Error::Io { path: file.clone(), error }
+            }
         })?;
-        Self::from_bytes(&bytes).map_err(|message| Error::Checkpoint {
-            path: file,
-            message,
-        })
+        Self::from_bytes(&bytes).map_err(|p| p.in_checkpoint(file))
     }
 
     /// Parses checkpoint bytes; the error says what is wrong.
-    pub fn from_bytes(bytes: &[u8]) -> std::result::Result<Self, String> {
-        let corrupt = |e: safetensors::SafeTensorError| format!("truncated or corrupt ({e})");
+    pub fn from_bytes(bytes: &[u8]) -> std::result::Result<Self, Problem> {
+        let corrupt = |e: safetensors::SafeTensorError| Problem::Corrupt(e.to_string());
         let (_, header) = SafeTensors::read_metadata(bytes).map_err(corrupt)?;
         let tensors = SafeTensors::deserialize(bytes).map_err(corrupt)?;
         let meta = header.metadata().clone().unwrap_or_default();
         let get = |k: &str| {
             meta.get(k)
                 .cloned()
-                .ok_or_else(|| format!("missing `{k}` (not a charrnn checkpoint?)"))
+                .ok_or_else(|| Problem::MissingKey(k.into()))
         };
         let format = get("format")?;
         if format != FORMAT && format != FORMAT_1 {
-            return Err(format!("unknown format {format:?}"));
+            return Err(Problem::UnknownFormat(format));
         }
-        let num = |k: &str| -> std::result::Result<u64, String> {
+        let bad = |k: &str, detail: String| Problem::BadKey {
+            key: k.into(),
+            detail,
+        };
+        let num = |k: &str| -> std::result::Result<u64, Problem> {
             get(k)?
                 .parse()
-                .map_err(|_| format!("`{k}` is not a number"))
+                .map_err(|_| bad(k, "not a number".into()))
         };
-        let rng = |k: &str| -> std::result::Result<ChaCha8Rng, String> {
-            serde_json::from_str(&get(k)?).map_err(|e| format!("bad `{k}` state: {e}"))
+        let rng = |k: &str| -> std::result::Result<ChaCha8Rng, Problem> {
+            serde_json::from_str(&get(k)?).map_err(|e| bad(k, e.to_string()))
         };
-        let vocab = Vocab::from_json(&get("vocab")?)?;
-        let config = TrainConfig::parse(&get("config")?)?;
+        let vocab = Vocab::from_json(&get("vocab")?).map_err(Problem::Vocab)?;
+        let config = TrainConfig::parse(&get("config")?).map_err(|e| bad("config", e))?;
         config
             .validate()
-            .map_err(|e| format!("its config is invalid: {e}"))?;
+            .map_err(|e| Problem::BadConfig(e.to_string()))?;
         let mut spec = config.spec(vocab.len());
-        if spec.is_original() && tensors.tensor("Wxh").is_err() {
+        let first = params::table(&spec).remove(0).name;
+        if spec.is_original() && tensors.tensor(&first).is_err() {
             // A one-layer tanh RNN that started from PyTorch's weights.
-            spec.layout = crate::models::Layout::PyTorch;
+            spec.layout = Layout::PyTorch;
         }
         // A config that declares more parameters than the file holds bytes is
         // refused before its tensor names are even listed.
-        let declared = crate::memory::params(&spec) * 4.0;
+        let declared = params::count(&spec) * 4.0;
         if declared > bytes.len() as f64 {
-            return Err(format!(
-                "its config declares a {} network ({declared:.0} bytes at least), larger than the file",
-                spec.describe()
-            ));
+            return Err(Problem::Oversized {
+                network: spec.describe(),
+                bytes: declared,
+            });
         }
-        let read = |name: &str| -> std::result::Result<TensorData, String> {
-            let t = tensors
-                .tensor(name)
-                .map_err(|_| format!("no tensor `{name}`"))?;
+        let read = |name: &str| -> std::result::Result<TensorData, Problem> {
+            let t = tensors.tensor(name).map_err(|_| Problem::Missing {
+                missing: vec![name.into()],
+                network: spec.describe(),
+                expected: params::table(&spec).into_iter().map(|p| p.name).collect(),
+            })?;
             crate::weights::float_data(name, &t)
         };
         let mut weights = Vec::new();
-        for (name, _) in layout::expected(&spec) {
-            let d = read(&name)?;
-            weights.push((name, d));
+        for p in params::table(&spec) {
+            let d = read(&p.name)?;
+            weights.push((p.name, d));
         }
         let weights = NamedWeights::new(weights);
         layout::check(&weights, &spec)?;
@@ -198,19 +203,19 @@ impl Checkpoint {
         for name in spec.state_names() {
             let d = read(&name)?;
             if d.shape().as_slice() != [config.batch_size, spec.hidden] || d.dtype() != dtype {
-                return Err(format!(
-                    "state {name} has shape {:?} ({:?}); expected [{}, {}] in the weights' precision",
-                    d.shape(),
-                    d.dtype(),
-                    config.batch_size,
-                    spec.hidden
-                ));
+                return Err(Problem::BadState {
+                    name,
+                    shape: d.shape().to_vec(),
+                    dtype: d.dtype(),
+                    batch: config.batch_size,
+                    hidden: spec.hidden,
+                });
             }
             state.push(d);
         }
         let optimizer = tensors
             .tensor("optimizer")
-            .map_err(|_| "no optimizer state".to_string())?;
+            .map_err(|_| Problem::NoOptimizer)?;
         let dropout_rng = if format == FORMAT_1 {
             Dropout::new(0.0, config.seed).rng
         } else {
@@ -224,13 +229,13 @@ impl Checkpoint {
             p: num("p")? as usize,
             smooth_loss: get("smooth_loss")?
                 .parse()
-                .map_err(|_| "bad smooth_loss".to_string())?,
+                .map_err(|_| bad("smooth_loss", "not a number".into()))?,
             state,
             rng: rng("rng")?,
             dropout_rng,
             eval: match meta.get("eval") {
                 Some(json) => {
-                    serde_json::from_str(json).map_err(|e| format!("bad `eval` state: {e}"))?
+                    serde_json::from_str(json).map_err(|e| bad("eval", e.to_string()))?
                 }
                 None => EvalProgress::default(),
             },
@@ -248,17 +253,13 @@ impl Checkpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::layout::original_to_named;
-    use crate::models::rnn::{RnnConfig, Weights};
+    use crate::models::{ModelKind, ModelSpec};
     use rand::{Rng, SeedableRng};
 
     fn sample_checkpoint(precision: Precision) -> Checkpoint {
         let vocab = Vocab::from_chars("abcdé\n".chars().collect());
-        let weights = original_to_named(&Weights::random(
-            &RnnConfig::new(vocab.len()).with_hidden_size(4),
-            9,
-            precision,
-        ));
+        let spec = ModelSpec::new(ModelKind::Rnn, 1, vocab.len(), 4);
+        let weights = layout::random(&spec, 9, precision);
         let mut rng = ChaCha8Rng::seed_from_u64(5);
         let _: u64 = rng.random(); // a state that is not the seed's start
         Checkpoint {

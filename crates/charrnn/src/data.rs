@@ -93,14 +93,26 @@ impl Vocab {
 
 /// A text encoded against its own vocabulary: one u32 per char (4 bytes a
 /// char, shared, never copied: a 100 MB text costs ~400 MB once).
+#[derive(Clone, Debug)]
 pub struct Text {
     pub vocab: Vocab,
     pub ids: Arc<Vec<u32>>,
 }
 
 impl Text {
-    /// Reads a UTF-8 file; an empty or non-UTF-8 file is an error naming it.
+    /// Reads a UTF-8 file; an empty or non-UTF-8 file is an error naming it,
+    /// and so is one too large to decode in the memory available.
     pub fn load(path: &Path) -> Result<Self> {
+        let size = std::fs::metadata(path).map_or(0, |m| m.len()) as f64;
+        crate::memory::check(
+            &format!("reading {}", path.display()),
+            &crate::memory::Estimate {
+                // the file's bytes while decoding, the String, then one u32 per char
+                text: 5.0 * size,
+                parameters: 0.0,
+                activations: 0.0,
+            },
+        )?;
         let bytes = std::fs::read(path).map_err(|error| Error::Io {
             path: path.to_path_buf(),
             error,

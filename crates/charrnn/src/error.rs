@@ -1,5 +1,7 @@
 //! The library's typed errors: each names the file, key or value at fault, so
-//! the binary can print it as one line.
+//! the binary can print it as one line. [`Error`] says where (which file,
+//! which key); [`Problem`] says what is wrong with a weights file's or a
+//! checkpoint's contents, one variant per kind of failure.
 
 use std::path::PathBuf;
 
@@ -31,20 +33,212 @@ pub enum Error {
         streams: usize,
         seq_length: usize,
     },
+    #[error(
+        "invalid value for val_fraction: {fraction} leaves {train} chars for training and {val} for validation of {path}'s {chars}; each side needs {needed} (seq_length + 2 per stream for {streams} stream(s))"
+    )]
+    SplitTooSmall {
+        path: PathBuf,
+        fraction: f64,
+        chars: usize,
+        train: usize,
+        val: usize,
+        needed: usize,
+        streams: usize,
+    },
     #[error("config {path}: {message}")]
     Config { path: PathBuf, message: String },
     #[error("invalid value for {key}: {message}")]
     InvalidValue { key: String, message: String },
-    #[error("{path}: {message}")]
-    Weights { path: PathBuf, message: String },
-    #[error("checkpoint {path}: {message}")]
-    Checkpoint { path: PathBuf, message: String },
-    #[error("{0}")]
-    Unknown(String),
-    #[error("{0}")]
-    TooBig(String),
+    /// A weights file (or the weights of a model given in memory, path empty).
+    #[error("{}{problem}", at(path))]
+    Weights { path: PathBuf, problem: Problem },
+    #[error("checkpoint{}{problem}", at_checkpoint(path))]
+    Checkpoint { path: PathBuf, problem: Problem },
+    #[error("{path}: no such file or directory")]
+    NotFound { path: PathBuf },
+    #[error("checkpoint {path}: no checkpoint.safetensors there")]
+    NoCheckpoint { path: PathBuf },
+    #[error("{what}'s vocabulary ({theirs} chars) differs from {text}'s ({ours} chars)")]
+    VocabMismatch {
+        what: String,
+        text: PathBuf,
+        theirs: usize,
+        ours: usize,
+    },
+    #[error(
+        "{what} needs about {} (text {}, parameters with gradients and optimizer state {}, one chunk's activations {}) but {} is available",
+        human(*need), human(*text), human(*parameters), human(*activations), human(*available as f64)
+    )]
+    TooBig {
+        what: String,
+        need: f64,
+        text: f64,
+        parameters: f64,
+        activations: f64,
+        available: u64,
+    },
     #[error("training diverged at iteration {iter}: loss is {loss}")]
     NonFinite { iter: u64, loss: f64 },
+}
+
+fn at_checkpoint(path: &std::path::Path) -> String {
+    if path.as_os_str().is_empty() {
+        ": ".into()
+    } else {
+        format!(" {}: ", path.display())
+    }
+}
+
+fn at(path: &std::path::Path) -> String {
+    if path.as_os_str().is_empty() {
+        String::new()
+    } else {
+        format!("{}: ", path.display())
+    }
+}
+
+/// What is wrong inside a weights file or a checkpoint.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum Problem {
+    #[error("not a safetensors file ({0})")]
+    NotSafetensors(String),
+    #[error("truncated or corrupt ({0})")]
+    Corrupt(String),
+    #[error("the file holds no tensors")]
+    NoTensors,
+    #[error("missing `{0}` (not a charrnn checkpoint?)")]
+    MissingKey(String),
+    #[error("no `vocab` in the safetensors metadata")]
+    NoVocab,
+    #[error("bad `{key}`: {detail}")]
+    BadKey { key: String, detail: String },
+    #[error("unknown format {0:?}")]
+    UnknownFormat(String),
+    #[error("its config is invalid: {0}")]
+    BadConfig(String),
+    #[error("{name} is {found}; expected F32 or F64")]
+    NotFloat { name: String, found: String },
+    #[error("{name} is {found:?} but {first} is {expected:?}")]
+    MixedDtypes {
+        name: String,
+        found: burn::tensor::DType,
+        first: String,
+        expected: burn::tensor::DType,
+    },
+    #[error(
+        "neither min-char-rnn's tensors ({}) nor PyTorch's (rnn.weight_hh_l0, out.weight, ...); found {}",
+        list(original), list(found)
+    )]
+    NotANetwork {
+        original: Vec<String>,
+        found: Vec<String>,
+    },
+    #[error("{a} has shape {a_shape:?} and {b} {b_shape:?}; expected 2-D tensors")]
+    Not2d {
+        a: String,
+        a_shape: Vec<usize>,
+        b: String,
+        b_shape: Vec<usize>,
+    },
+    #[error(
+        "rnn.weight_hh_l0 has shape {0:?}: its rows are not 1, 3 or 4 times its columns (tanh RNN, GRU, LSTM)"
+    )]
+    GateRows(Vec<usize>),
+    #[error("no tensor named {} (a {network} network has {})", list(missing), list(expected))]
+    Missing {
+        missing: Vec<String>,
+        network: String,
+        expected: Vec<String>,
+    },
+    #[error("unexpected tensor {} for a {network} network", list(extra))]
+    Unexpected { extra: Vec<String>, network: String },
+    #[error("{name} has shape {shape:?}; expected {expected:?} for a {network} network")]
+    WrongShape {
+        name: String,
+        shape: Vec<usize>,
+        expected: Vec<usize>,
+        network: String,
+    },
+    #[error("the weights are for another network: {}", differences.join(", "))]
+    OtherNetwork { differences: Vec<String> },
+    #[error("{0} holds NaN or infinite values")]
+    NotFinite(String),
+    #[error(
+        "its config declares a {network} network ({bytes:.0} bytes at least), larger than the file"
+    )]
+    Oversized { network: String, bytes: f64 },
+    #[error(
+        "state {name} has shape {shape:?} ({dtype:?}); expected [{batch}, {hidden}] in the weights' precision"
+    )]
+    BadState {
+        name: String,
+        shape: Vec<usize>,
+        dtype: burn::tensor::DType,
+        batch: usize,
+        hidden: usize,
+    },
+    #[error("no optimizer state")]
+    NoOptimizer,
+    #[error("optimizer state is corrupt ({0})")]
+    BadOptimizer(String),
+    #[error("{0}")]
+    Vocab(String),
+}
+
+/// Names, the first eight of them.
+fn list(names: &[String]) -> String {
+    const SHOWN: usize = 8;
+    let mut s = names
+        .iter()
+        .take(SHOWN)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > SHOWN {
+        s += &format!(" and {} more", names.len() - SHOWN);
+    }
+    s
+}
+
+/// "1.5 GB", "3.2 EB".
+pub fn human(bytes: f64) -> String {
+    let units = ["B", "KB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
+    let mut x = bytes;
+    let mut i = 0;
+    while x >= 1000.0 && i + 1 < units.len() {
+        x /= 1000.0;
+        i += 1;
+    }
+    if x.is_finite() {
+        format!("{x:.1} {}", units[i])
+    } else {
+        "more than can be counted".into()
+    }
+}
+
+impl Problem {
+    /// This problem in the weights file at `path`.
+    pub fn in_weights(self, path: impl Into<PathBuf>) -> Error {
+        Error::Weights {
+            path: path.into(),
+            problem: self,
+        }
+    }
+
+    /// This problem in the checkpoint at `path`.
+    pub fn in_checkpoint(self, path: impl Into<PathBuf>) -> Error {
+        Error::Checkpoint {
+            path: path.into(),
+            problem: self,
+        }
+    }
+}
+
+impl From<Problem> for Error {
+    /// A problem of weights given in memory (no file to name).
+    fn from(problem: Problem) -> Self {
+        problem.in_weights(PathBuf::new())
+    }
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

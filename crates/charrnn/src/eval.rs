@@ -154,6 +154,27 @@ pub struct EvalProgress {
     pub best: Option<f64>,
 }
 
+impl EvalProgress {
+    /// Adds one iteration's training loss per char.
+    pub fn record(&mut self, loss_per_char: f64) {
+        self.train_sum += loss_per_char;
+        self.train_count += 1;
+    }
+
+    /// Closes an evaluation period with validation loss `val`: the mean
+    /// training loss since the last one, and whether `val` is the best yet.
+    pub fn close(&mut self, val: f64) -> (f64, bool) {
+        let train = self.train_sum / self.train_count.max(1) as f64;
+        let is_best = self.best.is_none_or(|b| val < b);
+        if is_best {
+            self.best = Some(val);
+        }
+        self.train_sum = 0.0;
+        self.train_count = 0;
+        (train, is_best)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,9 +16,8 @@ use rand::SeedableRng;
 use rand::seq::IndexedRandom;
 use rand_chacha::ChaCha8Rng;
 
-use crate::backward::loss_and_grads;
+use crate::backward::{Weights, loss_and_grads};
 use crate::data::Chunk;
-use crate::models::rnn::{Rnn, Weights};
 use crate::models::{ModelSpec, NamedWeights, Network, State};
 
 /// Tolerances of the f64 check (the issue's): autodiff vs manual, relative to
@@ -30,68 +29,6 @@ pub const FD_ABS_TOL: f64 = 1e-9;
 pub const TINY: f64 = 1e-4;
 /// Finite-difference step (the coarse one; the fine one is half of it).
 pub const FD_STEP: f64 = 1e-3;
-
-/// Loss, gradients (original layout) and last hidden state [B,H] by autodiff.
-pub fn autodiff(
-    w: &Weights,
-    chunk: &Chunk,
-    h0: &TensorData,
-    device: &Device,
-) -> (f64, Weights, TensorData) {
-    let device = device.clone().autodiff();
-    let model = Rnn::from_weights(w, &device);
-    let (inputs, targets) = chunk.to_device(&device);
-    let h0 = Tensor::<2>::from_data(h0.clone(), (&device, h0.dtype()));
-    let out = model.forward(inputs, targets, h0);
-    let loss = out.loss.clone().into_scalar::<f64>();
-    let grads = GradientsParams::from_grads(out.loss.backward(), &model);
-    let g = |p: &burn::module::Param<Tensor<2>>| {
-        grads
-            .get::<2>(p.id)
-            .expect("every parameter has a gradient")
-    };
-    let (v, h) = model.sizes();
-    let grads = Weights {
-        wxh: g(&model.wxh).transpose().into_data(),
-        whh: g(&model.whh).transpose().into_data(),
-        why: g(&model.why).transpose().into_data(),
-        bh: g(&model.bh).reshape([h, 1]).into_data(),
-        by: g(&model.by).reshape([v, 1]).into_data(),
-    };
-    (loss, grads, out.h_last.into_data())
-}
-
-/// The loss alone, on a plain device.
-pub fn loss(w: &Weights, chunk: &Chunk, h0: &TensorData, device: &Device) -> f64 {
-    let device = device.clone().without_autodiff();
-    let model = Rnn::from_weights(w, &device);
-    let (inputs, targets) = chunk.to_device(&device);
-    let h0 = Tensor::<2>::from_data(h0.clone(), (&device, h0.dtype()));
-    model.forward(inputs, targets, h0).loss.into_scalar::<f64>()
-}
-
-/// d loss / d w[param][index] by Richardson-extrapolated central differences.
-pub fn finite_difference(
-    w: &Weights,
-    param: usize,
-    index: usize,
-    chunk: &Chunk,
-    h0: &TensorData,
-    device: &Device,
-) -> f64 {
-    let at = |delta: f64| {
-        let mut p = w.clone();
-        let (_, d) = &mut p.named_mut()[param];
-        let mut values: Vec<f64> = d.iter::<f64>().collect();
-        values[index] += delta;
-        let shape = [d.shape()[0], d.shape()[1]];
-        **d = TensorData::new(values, shape).convert_dtype(d.dtype());
-        loss(&p, chunk, h0, device)
-    };
-    let central = |h: f64| (at(h) - at(-h)) / (2.0 * h);
-    let (coarse, fine) = (central(FD_STEP), central(FD_STEP / 2.0));
-    (4.0 * fine - coarse) / 3.0
-}
 
 /// One parameter's line of the report.
 #[derive(Clone, Debug)]
@@ -151,49 +88,6 @@ fn pick_entries(g: &[f64], samples: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {
     picks
 }
 
-/// Runs the whole check on one chunk: `samples` finite-difference entries per
-/// parameter (see [`pick_entries`]). Needs f64 weights to mean anything at
-/// these tolerances.
-pub fn check(
-    w: &Weights,
-    chunk: &Chunk,
-    h0: &TensorData,
-    samples: usize,
-    seed: u64,
-    device: &Device,
-) -> Vec<Row> {
-    let (_, ad, _) = autodiff(w, chunk, h0, device);
-    let h0_cols =
-        Tensor::<2>::from_data(h0.clone(), (&device.clone().without_autodiff(), h0.dtype()))
-            .transpose();
-    let manual = loss_and_grads(w, chunk, h0_cols, device).grads;
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut rows = Vec::new();
-    for (param, ((name, a), (_, m))) in ad.named().into_iter().zip(manual.named()).enumerate() {
-        let (manual_abs, scale) = max_diff(a, m);
-        let g = values(a);
-        let picks = pick_entries(&g, samples, &mut rng);
-        let (fd_rel, fd_abs) = fd_errors(&g, &picks, |i| {
-            finite_difference(w, param, i, chunk, h0, device)
-        });
-        rows.push(Row {
-            name: name.to_string(),
-            shape: a.shape().to_vec(),
-            manual_checked: true,
-            manual_abs,
-            manual_rel: if scale > 0.0 {
-                manual_abs / scale
-            } else {
-                manual_abs
-            },
-            fd_checked: picks.len(),
-            fd_rel,
-            fd_abs,
-        });
-    }
-    rows
-}
-
 /// Worst relative error (|g| >= TINY) and worst absolute error (below) of
 /// finite differences `fd(i)` against gradient `g` at `picks`.
 fn fd_errors(g: &[f64], picks: &[usize], mut fd: impl FnMut(usize) -> f64) -> (f64, f64) {
@@ -246,7 +140,7 @@ impl ModuleMapper for GradsAsParams<'_> {
 
 /// Any network's loss, gradients (in the weights' file layout and names)
 /// and final state, by autodiff.
-pub fn network_autodiff(
+pub fn autodiff(
     spec: &ModelSpec,
     w: &NamedWeights,
     case: &Case,
@@ -262,15 +156,53 @@ pub fn network_autodiff(
 }
 
 /// Any network's loss alone, on a plain device.
-pub fn network_loss(spec: &ModelSpec, w: &NamedWeights, case: &Case, device: &Device) -> f64 {
+pub fn loss(spec: &ModelSpec, w: &NamedWeights, case: &Case, device: &Device) -> f64 {
     let device = device.clone().without_autodiff();
     let model = Network::from_weights(spec, w, &device);
     case.loss_on(&model, &device).0.into_scalar::<f64>()
 }
 
-/// Autodiff against Richardson finite differences for any network, one row
-/// per tensor (no hand-written column: only the original has one).
-pub fn check_network(
+/// d loss / d w[param][index] by Richardson-extrapolated central
+/// differences (`param` is the tensor's position in the table).
+pub fn finite_difference(
+    spec: &ModelSpec,
+    w: &NamedWeights,
+    param: usize,
+    index: usize,
+    case: &Case,
+    device: &Device,
+) -> f64 {
+    let at = |delta: f64| {
+        let mut p = w.clone();
+        let d = &mut p.tensors[param].1;
+        let mut v: Vec<f64> = d.iter::<f64>().collect();
+        v[index] += delta;
+        *d = TensorData::new(v, d.shape().clone()).convert_dtype(d.dtype());
+        loss(spec, &p, case, device)
+    };
+    let central = |h: f64| (at(h) - at(-h)) / (2.0 * h);
+    let (coarse, fine) = (central(FD_STEP), central(FD_STEP / 2.0));
+    (4.0 * fine - coarse) / 3.0
+}
+
+/// The hand-written backward's gradients for this case, when it has one:
+/// min-char-rnn's network without dropout.
+fn manual(spec: &ModelSpec, w: &NamedWeights, case: &Case, device: &Device) -> Option<NamedWeights> {
+    if !spec.is_original() || case.masks.is_some() {
+        return None;
+    }
+    let h0 = &case.state[0];
+    let plain = device.clone().without_autodiff();
+    let h0_cols = Tensor::<2>::from_data(h0.clone(), (&plain, h0.dtype())).transpose();
+    let pass = loss_and_grads(&Weights::from_named(w), case.chunk, h0_cols, device);
+    Some(pass.grads.to_named())
+}
+
+/// The whole check on one case, one row per tensor: autodiff against the
+/// hand-written backward (every entry; the original only) and against
+/// Richardson finite differences (`samples` entries per tensor, see
+/// [`pick_entries`]). Needs f64 weights to mean anything at these tolerances.
+pub fn check(
     spec: &ModelSpec,
     w: &NamedWeights,
     case: &Case,
@@ -278,31 +210,30 @@ pub fn check_network(
     seed: u64,
     device: &Device,
 ) -> Vec<Row> {
-    let (_, grads, _) = network_autodiff(spec, w, case, device);
+    let (_, grads, _) = autodiff(spec, w, case, device);
+    let manual = manual(spec, w, case, device);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut rows = Vec::new();
     for (param, (name, a)) in grads.named().into_iter().enumerate() {
+        let (manual_abs, scale) = match &manual {
+            Some(m) => max_diff(a, &m.tensors[param].1),
+            None => (0.0, 0.0),
+        };
         let g = values(a);
         let picks = pick_entries(&g, samples, &mut rng);
         let (fd_rel, fd_abs) = fd_errors(&g, &picks, |i| {
-            let at = |delta: f64| {
-                let mut p = w.clone();
-                let d = &mut p.tensors[param].1;
-                let mut v: Vec<f64> = d.iter::<f64>().collect();
-                v[i] += delta;
-                *d = TensorData::new(v, d.shape().clone()).convert_dtype(d.dtype());
-                network_loss(spec, &p, case, device)
-            };
-            let central = |h: f64| (at(h) - at(-h)) / (2.0 * h);
-            let (coarse, fine) = (central(FD_STEP), central(FD_STEP / 2.0));
-            (4.0 * fine - coarse) / 3.0
+            finite_difference(spec, w, param, i, case, device)
         });
         rows.push(Row {
             name: name.to_string(),
             shape: a.shape().to_vec(),
-            manual_checked: false,
-            manual_abs: 0.0,
-            manual_rel: 0.0,
+            manual_checked: manual.is_some(),
+            manual_abs,
+            manual_rel: if scale > 0.0 {
+                manual_abs / scale
+            } else {
+                manual_abs
+            },
             fd_checked: picks.len(),
             fd_rel,
             fd_abs,

@@ -1,14 +1,16 @@
 //! charrnn: Karpathy's min-char-rnn rebuilt on Burn, and past it.
 //!
 //! The library holds everything that is not a command line: the text and its
-//! vocabulary ([`data`]), the networks behind one interface ([`models`]:
-//! min-char-rnn's RNN, stacked tanh RNN, LSTM and GRU), the original's
+//! vocabulary ([`data`]), one network type for every model ([`models`]:
+//! min-char-rnn's RNN is a setting of it, beside stacked tanh RNN, LSTM and
+//! GRU, all named by one parameter table), the original's
 //! hand-written backward pass ([`backward`]) and the checks that hold autodiff
 //! to it and to finite differences ([`gradcheck`]), the optimizers ([`optim`]:
 //! the original's Adagrad with clamp-by-value, SGD, Burn's RMSprop and Adam),
 //! dropout masks from a host generator ([`dropout`]), the training loop
-//! ([`train`]), evaluation in nats per char ([`eval`]), sampling
-//! ([`sample`]), weights files ([`weights`]),
+//! and the assembly of a run from a config or a checkpoint ([`train`]),
+//! evaluation in nats per char ([`eval`]), sampling ([`sample`]), opening a
+//! trained model from any file a run writes ([`saved`]), weights files ([`weights`]),
 //! checkpoints ([`checkpoint`]), the run configuration ([`config`]) and the
 //! memory a configuration needs ([`memory`]). It
 //! never names a backend: every entry point takes a
@@ -30,14 +32,13 @@ pub mod fsutil;
 pub mod gradcheck;
 pub mod memory;
 pub mod models;
+pub mod names;
 pub mod optim;
 pub mod precision;
 pub mod sample;
+pub mod saved;
 pub mod train;
 pub mod weights;
-
-/// min-char-rnn's network under its earlier path (`charrnn::model::Rnn`).
-pub use models::rnn as model;
 
 pub use error::{Error, Result};
 pub use precision::Precision;

@@ -10,7 +10,7 @@
 
 use crate::Precision;
 use crate::error::{Error, Result};
-use crate::models::ModelSpec;
+use crate::models::{ModelSpec, params};
 use crate::optim::OptimizerKind;
 
 /// Bytes per float.
@@ -51,7 +51,7 @@ impl Estimate {
             OptimizerKind::Adagrad | OptimizerKind::Rmsprop => 2.0,
             OptimizerKind::Adam => 3.0,
         };
-        let parameters = params(spec) * f * (3.0 + state);
+        let parameters = params::count(spec) * f * (3.0 + state);
         // Per layer and step, the tensors autodiff keeps (gates, activations,
         // states) and their gradients: ~8·G·B·H floats; plus the [T·B, V]
         // logits, their log-softmax and gradient, and one-hot-sized gathers.
@@ -79,24 +79,10 @@ impl Estimate {
         let g = spec.kind.gates() as f64;
         Self {
             text: 0.0,
-            parameters: params(spec) * f * 3.0, // file bytes, host copy, device copy
+            parameters: params::count(spec) * f * 3.0, // file bytes, host copy, device copy
             activations: (spec.layers as f64 * 4.0 * (g + 1.0) * b * h + 4.0 * b * v) * f,
         }
     }
-}
-
-/// Parameters of `spec`, as f64 (no overflow for absurd sizes).
-pub fn params(spec: &ModelSpec) -> f64 {
-    let (g, h, v, l) = (
-        spec.kind.gates() as f64,
-        spec.hidden as f64,
-        spec.vocab as f64,
-        spec.layers as f64,
-    );
-    if spec.is_original() {
-        return h * v + h * h + v * h + h + v;
-    }
-    g * h * (v + h) + 2.0 * g * h + (l - 1.0) * (g * h * 2.0 * h + 2.0 * g * h) + v * h + v
 }
 
 /// Memory available to this process now: the system's available memory, or
@@ -120,54 +106,24 @@ pub fn check(what: &str, estimate: &Estimate) -> Result<()> {
     };
     let need = estimate.total();
     if need > avail as f64 {
-        return Err(Error::TooBig(format!(
-            "{what} needs about {} (text {}, parameters with gradients and optimizer state {}, one chunk's activations {}) but {} is available",
-            human(need),
-            human(estimate.text),
-            human(estimate.parameters),
-            human(estimate.activations),
-            human(avail as f64)
-        )));
+        return Err(Error::TooBig {
+            what: what.into(),
+            need,
+            text: estimate.text,
+            parameters: estimate.parameters,
+            activations: estimate.activations,
+            available: avail,
+        });
     }
     Ok(())
 }
 
-/// "1.5 GB", "3.2 EB".
-pub fn human(bytes: f64) -> String {
-    let units = ["B", "KB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
-    let mut x = bytes;
-    let mut i = 0;
-    while x >= 1000.0 && i + 1 < units.len() {
-        x /= 1000.0;
-        i += 1;
-    }
-    if x.is_finite() {
-        format!("{x:.1} {}", units[i])
-    } else {
-        "more than can be counted".into()
-    }
-}
+pub use crate::error::human;
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::models::ModelKind;
-
-    #[test]
-    fn params_match_the_layouts() {
-        for (kind, layers) in [
-            (ModelKind::Rnn, 1),
-            (ModelKind::Lstm, 2),
-            (ModelKind::Gru, 3),
-        ] {
-            let spec = ModelSpec::new(kind, layers, 11, 7);
-            let counted: usize = crate::models::layout::expected(&spec)
-                .iter()
-                .map(|(_, s)| s.iter().product::<usize>())
-                .sum();
-            assert_eq!(params(&spec), counted as f64, "{kind} {layers}");
-        }
-    }
 
     #[test]
     fn absurd_sizes_are_refused_and_sane_ones_pass() {

@@ -21,21 +21,6 @@ impl Precision {
         }
     }
 
-    pub fn name(self) -> &'static str {
-        match self {
-            Precision::F32 => "f32",
-            Precision::F64 => "f64",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "f32" => Some(Precision::F32),
-            "f64" => Some(Precision::F64),
-            _ => None,
-        }
-    }
-
     /// Host values as tensor data of this precision.
     pub fn data(self, values: Vec<f64>, shape: [usize; 2]) -> TensorData {
         match self {
@@ -47,8 +32,4 @@ impl Precision {
     }
 }
 
-impl std::fmt::Display for Precision {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
+crate::named_enum!(Precision, "precision", { F32 => "f32", F64 => "f64" });

@@ -1,27 +1,29 @@
-//! The training loop, exactly the original's: a data pointer walking the text
-//! T chars at a time, the wrap rule, the hidden state carried (detached) from
-//! chunk to chunk, one optimizer step per chunk (Adagrad by default), and the
-//! smooth loss. It runs any [`Network`] without asking which; dropout masks
-//! come from a host generator that is part of the progress. The binary drives
-//! it one step at a time and owns all printing and files.
+//! A training run, assembled from a configuration and a text (fresh, from
+//! given weights, or resumed from a checkpoint), and its loop, exactly the
+//! original's: a data pointer walking the text T chars at a time, the wrap
+//! rule, the hidden state carried (detached) from chunk to chunk, one
+//! optimizer step per chunk (Adagrad by default), and the smooth loss. It
+//! runs any [`Network`] without asking which; dropout masks come from a host
+//! generator that is part of the progress; the validation split and its
+//! bookkeeping live here too. The binary drives it one step at a time and
+//! owns all printing and files.
 
-use std::sync::Arc;
+use std::ops::Range;
 
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
-use burn::tensor::{Device, TensorData};
+use burn::tensor::Device;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::checkpoint::Checkpoint;
 use crate::config::TrainConfig;
-use crate::data::Vocab;
-use crate::data::{Chunk, Streams};
+use crate::data::{Chunk, Streams, Text, Vocab};
 use crate::dropout::Dropout;
-use crate::error::{Error, Result};
-use crate::eval::EvalProgress;
+use crate::error::{Error, Problem, Result};
+use crate::eval::{EvalProgress, Loss, evaluate};
+use crate::memory::{self, Estimate};
 use crate::models::{Network, State};
-use crate::optim::{OptimizerKind, OptimizerSettings};
 use crate::sample::sample;
 
 /// Where a run stands between two steps: all of it goes into a checkpoint.
@@ -49,81 +51,124 @@ pub struct Step {
     pub sample: Option<Vec<u32>>,
 }
 
+/// One evaluation on the validation split.
+pub struct Validation {
+    /// Mean training loss per char since the previous evaluation.
+    pub train: f64,
+    pub loss: Loss,
+    /// The lowest validation loss so far.
+    pub is_best: bool,
+}
+
 pub struct Trainer {
     model: Option<Network>,
-    pub optim: ModuleOptimizer,
+    optim: ModuleOptimizer,
     pub progress: Progress,
-    pub streams: Streams,
-    pub learning_rate: f64,
-    ids: Arc<Vec<u32>>,
+    streams: Streams,
+    config: TrainConfig,
+    text: Text,
+    /// The validation split's char range (the last `val_fraction` of the text).
+    val: Option<Range<usize>>,
+    pub eval: EvalProgress,
     device: Device,
 }
 
 impl Trainer {
-    /// A fresh run of the original: Adagrad, no dropout, iteration 0, smooth
-    /// loss −ln(1/V)·T, sampler seeded with `seed`.
-    pub fn new(
-        model: impl Into<Network>,
-        ids: Arc<Vec<u32>>,
-        streams: Streams,
-        learning_rate: f64,
-        clip: f64,
-        seed: u64,
-        device: &Device,
-    ) -> Self {
-        let adagrad = OptimizerSettings {
-            kind: OptimizerKind::Adagrad,
-            clip,
-            ..TrainConfig::default().optimizer_settings()
+    /// A fresh run of `config` on `text`: the network from `init_weights`
+    /// when given, else drawn from `seed`; checked against memory first.
+    pub fn start(config: &TrainConfig, text: &Text, device: &Device) -> Result<Self> {
+        check_memory(config, text)?;
+        let spec = config.spec(text.vocab.len());
+        let model = match &config.init_weights {
+            Some(path) => {
+                let (w, vocab) = crate::weights::read(path)?;
+                same_vocab(&path.display().to_string(), &vocab, config, text)?;
+                Network::load(&spec, &w.cast(config.precision), device).map_err(|e| match e {
+                    Error::Weights { problem, .. } => problem.in_weights(path),
+                    other => other,
+                })?
+            }
+            None => Network::init(&spec, config.seed, config.precision, device),
         };
-        Self::with_options(
-            model.into(),
-            &adagrad,
-            0.0,
-            ids,
-            streams,
-            learning_rate,
-            seed,
-            device,
-        )
+        Self::new(model, config, text, device)
     }
 
-    /// A fresh run of any network with any optimizer and dropout.
-    #[allow(clippy::too_many_arguments)]
-    pub fn with_options(
-        model: Network,
-        optimizer: &OptimizerSettings,
-        dropout: f64,
-        ids: Arc<Vec<u32>>,
-        streams: Streams,
-        learning_rate: f64,
-        seed: u64,
-        device: &Device,
-    ) -> Self {
+    /// A fresh run of `model` (on an autodiff device): iteration 0, smooth
+    /// loss −ln(1/V)·T, sampler and dropout seeded with `seed`.
+    pub fn new(model: Network, config: &TrainConfig, text: &Text, device: &Device) -> Result<Self> {
+        let (streams, val) = split(config, text)?;
         let vocab = model.spec().vocab;
         let progress = Progress {
             iter: 0,
             p: 0,
-            smooth_loss: -(1.0 / vocab as f64).ln() * streams.seq_length as f64,
-            state: model.zero_state(streams.batch_size),
-            rng: ChaCha8Rng::seed_from_u64(seed),
-            dropout: Dropout::new(dropout, seed),
+            smooth_loss: -(1.0 / vocab as f64).ln() * config.seq_length as f64,
+            state: model.zero_state(config.batch_size),
+            rng: ChaCha8Rng::seed_from_u64(config.seed),
+            dropout: Dropout::new(config.dropout, config.seed),
         };
-        Self {
+        Ok(Self {
             model: Some(model),
-            optim: optimizer.init(),
+            optim: config.optimizer_settings().init(),
             progress,
             streams,
-            learning_rate,
-            ids,
+            config: config.clone(),
+            text: text.clone(),
+            val,
+            eval: EvalProgress::default(),
             device: device.clone(),
-        }
+        })
+    }
+
+    /// Continues a checkpoint (the mirror of [`Trainer::checkpoint`]) with
+    /// `config` (the checkpoint's, with any flags a resume may change) on
+    /// `text`, which must have the checkpoint's vocabulary.
+    pub fn resume(ck: &Checkpoint, config: &TrainConfig, text: &Text, device: &Device) -> Result<Self> {
+        check_memory(config, text)?;
+        same_vocab("the checkpoint", &ck.vocab, config, text)?;
+        let spec = config.spec(text.vocab.len());
+        let at = || config.data.clone();
+        let model = Network::load(&spec, &ck.weights, device).map_err(|e| match e {
+            Error::Weights { problem, .. } => problem.in_checkpoint(at()),
+            other => other,
+        })?;
+        let mut trainer = Self::new(model, config, text, device)?;
+        trainer.optim = config
+            .optimizer_settings()
+            .restore(ck.optimizer_bytes(), trainer.model())
+            .map_err(|p| p.in_checkpoint(at()))?;
+        trainer.progress = Progress {
+            iter: ck.iter,
+            p: ck.p,
+            smooth_loss: ck.smooth_loss,
+            state: State::from_data(&ck.state, device),
+            rng: ck.rng.clone(),
+            dropout: ck.dropout(),
+        };
+        trainer.eval = ck.eval.clone();
+        Ok(trainer)
     }
 
     pub fn model(&self) -> &Network {
         self.model
             .as_ref()
             .expect("the model is only taken inside step")
+    }
+
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    pub fn text(&self) -> &Text {
+        &self.text
+    }
+
+    pub fn vocab(&self) -> &Vocab {
+        &self.text.vocab
+    }
+
+    /// Whether the run holds out a validation split.
+    pub fn validates(&self) -> bool {
+        self.val.is_some()
     }
 
     /// The chunk the next step trains on, after applying the wrap rule.
@@ -137,7 +182,7 @@ impl Trainer {
                 .zero_state(self.streams.batch_size);
             pr.p = 0;
         }
-        self.streams.chunk(&self.ids, pr.p)
+        self.streams.chunk(&self.text.ids, pr.p)
     }
 
     /// One iteration. With `sample_length`, first samples that many chars from
@@ -180,7 +225,7 @@ impl Trainer {
             });
         }
         let grads = GradientsParams::from_grads(loss_t.backward(), &model);
-        self.model = Some(self.optim.step(self.learning_rate, model, grads));
+        self.model = Some(self.optim.step(self.config.learning_rate, model, grads));
         let pr = &mut self.progress;
         pr.state = state.detach();
         pr.smooth_loss = pr.smooth_loss * 0.999 + loss * 0.001;
@@ -192,49 +237,110 @@ impl Trainer {
         };
         pr.p += self.streams.seq_length;
         pr.iter += 1;
+        if self.val.is_some() {
+            self.eval.record(loss / self.config.seq_length as f64);
+        }
         Ok(step)
     }
 
-    /// Continues from a checkpoint: its optimizer state and progress (the
-    /// trainer was built with the checkpoint's weights).
-    pub fn restore(&mut self, optim: ModuleOptimizer, progress: Progress) {
-        self.optim = optim;
-        self.progress = progress;
+    /// Evaluates the model on the validation split (None without one) and
+    /// closes the evaluation period: the training loss since the last one,
+    /// and whether this is the best validation loss so far.
+    pub fn validate(&mut self) -> Option<Validation> {
+        let range = self.val.clone()?;
+        let c = &self.config;
+        let plain = self.model().valid();
+        let loss = evaluate(&plain, &self.text.ids[range], c.batch_size, c.seq_length);
+        let (train, is_best) = self.eval.close(loss.nats_per_char());
+        Some(Validation {
+            train,
+            loss,
+            is_best,
+        })
     }
 
-    /// Everything a checkpoint of this run holds: the trainer's own progress,
-    /// weights and optimizer state, with the vocabulary, configuration and
-    /// evaluation progress that the caller keeps.
-    pub fn checkpoint(
-        &self,
-        vocab: &Vocab,
-        config: &TrainConfig,
-        eval: &EvalProgress,
-    ) -> Result<Checkpoint> {
+    /// Everything a checkpoint of this run holds.
+    pub fn checkpoint(&self) -> Result<Checkpoint> {
         let optimizer = self
             .optim
             .into_bytes()
-            .map_err(|e| Error::Unknown(format!("cannot serialise the optimizer state: {e:?}")))?
+            .map_err(|e| Problem::BadOptimizer(format!("{e:?}")).in_checkpoint(""))?
             .to_vec();
         let pr = &self.progress;
         Ok(Checkpoint {
             weights: self.model().to_weights(),
-            vocab: vocab.clone(),
-            config: config.clone(),
-            backend: config.backend.clone(),
+            vocab: self.text.vocab.clone(),
+            config: self.config.clone(),
+            backend: self.config.backend.clone(),
             iter: pr.iter,
             p: pr.p,
             smooth_loss: pr.smooth_loss,
-            state: self.state_data(),
+            state: pr.state.to_data(),
             rng: pr.rng.clone(),
             dropout_rng: pr.dropout.rng.clone(),
-            eval: eval.clone(),
+            eval: self.eval.clone(),
             optimizer,
         })
     }
+}
 
-    /// The carried state as host data ([B,H] parts, in the network's order).
-    pub fn state_data(&self) -> Vec<TensorData> {
-        self.progress.state.to_data()
+/// The streams over the training part and the validation split's range;
+/// each side must hold a chunk for every stream.
+fn split(config: &TrainConfig, text: &Text) -> Result<(Streams, Option<Range<usize>>)> {
+    let val_chars = config.val_chars(text.len());
+    let train_chars = text.len() - val_chars;
+    let needed = config.batch_size * (config.seq_length + 2);
+    if config.val_fraction > 0.0 && (val_chars < needed || train_chars < needed) {
+        return Err(Error::SplitTooSmall {
+            path: config.data.clone(),
+            fraction: config.val_fraction,
+            chars: text.len(),
+            train: train_chars,
+            val: val_chars,
+            needed,
+            streams: config.batch_size,
+        });
     }
+    // The streams walk the training part only; the ids stay shared, uncopied.
+    let streams = Streams::new(
+        train_chars,
+        config.seq_length,
+        config.batch_size,
+        &config.data,
+    )?;
+    Ok((streams, (val_chars > 0).then(|| train_chars..text.len())))
+}
+
+/// Refuses a run whose network, optimizer state and chunk cannot fit.
+fn check_memory(config: &TrainConfig, text: &Text) -> Result<()> {
+    let spec = config.spec(text.vocab.len());
+    memory::check(
+        &format!(
+            "{} at B {} T {}",
+            spec.describe(),
+            config.batch_size,
+            config.seq_length
+        ),
+        &Estimate::training(
+            &spec,
+            config.optimizer,
+            config.precision,
+            config.seq_length,
+            config.batch_size,
+            text.len() as f64,
+            0.0,
+        ),
+    )
+}
+
+fn same_vocab(what: &str, vocab: &Vocab, config: &TrainConfig, text: &Text) -> Result<()> {
+    if *vocab != text.vocab {
+        return Err(Error::VocabMismatch {
+            what: what.into(),
+            text: config.data.clone(),
+            theirs: vocab.len(),
+            ours: text.vocab.len(),
+        });
+    }
+    Ok(())
 }

@@ -20,7 +20,7 @@ pub fn run(args: &BenchArgs) -> Result<i32> {
         ..Default::default()
     };
     let mut s = setup(&args)?;
-    let c = s.config.clone();
+    let c = s.trainer.config().clone();
     let total = c.iterations.max(1);
     for _ in 0..WARMUP.min(total) {
         s.trainer.step(None)?;

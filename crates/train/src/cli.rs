@@ -3,6 +3,9 @@
 
 use std::path::PathBuf;
 
+use charrnn::Precision;
+use charrnn::models::ModelKind;
+use charrnn::optim::OptimizerKind;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser, Debug)]
@@ -55,7 +58,7 @@ pub struct ModelArgs {
     pub seed: Option<u64>,
     /// Network: rnn (min-char-rnn when one layer), lstm or gru [default: rnn]
     #[arg(long)]
-    pub model: Option<String>,
+    pub model: Option<ModelKind>,
     /// Stacked recurrent layers [default: 1]
     #[arg(long, allow_negative_numbers = true)]
     pub layers: Option<usize>,
@@ -87,7 +90,7 @@ pub struct ModelArgs {
 pub struct OptimArgs {
     /// Optimizer: adagrad (the original's), sgd, rmsprop or adam [default: adagrad]
     #[arg(long)]
-    pub optimizer: Option<String>,
+    pub optimizer: Option<OptimizerKind>,
     /// Learning rate [default: 0.1]
     #[arg(long, allow_negative_numbers = true)]
     pub learning_rate: Option<f64>,
@@ -96,7 +99,7 @@ pub struct OptimArgs {
     pub clip: Option<f64>,
     /// f32 or f64 [default: f32]
     #[arg(long)]
-    pub precision: Option<String>,
+    pub precision: Option<Precision>,
 }
 
 #[derive(Args, Debug, Default, Clone)]

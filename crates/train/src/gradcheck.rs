@@ -8,9 +8,7 @@ use anyhow::Result;
 use charrnn::Precision;
 use charrnn::data::{Streams, Text};
 use charrnn::dropout::Dropout;
-use charrnn::gradcheck::{
-    Case, FD_ABS_TOL, FD_REL_TOL, MANUAL_REL_TOL, check, check_network, format,
-};
+use charrnn::gradcheck::{Case, FD_ABS_TOL, FD_REL_TOL, MANUAL_REL_TOL, check, format};
 use charrnn::memory::{self, Estimate};
 use charrnn::models::layout;
 use charrnn::optim::OptimizerKind;
@@ -43,9 +41,8 @@ pub fn run(args: &TrainArgs) -> Result<i32> {
     )?;
     let (spec, weights) = match &c.init_weights {
         Some(path) => {
-            let (w, _) = charrnn::weights::load_named(path)?;
-            layout::conform(&w.cast(Precision::F64), &spec)
-                .map_err(|m| anyhow::anyhow!("{}: {m}", path.display()))?
+            let (w, _) = charrnn::weights::read(path)?;
+            layout::conform(&w.cast(Precision::F64), &spec).map_err(|p| p.in_weights(path))?
         }
         None => (spec, layout::random(&spec, c.seed, Precision::F64)),
     };
@@ -74,29 +71,22 @@ pub fn run(args: &TrainArgs) -> Result<i32> {
     println!(
         "fd: autodiff vs central finite differences on n entries (rel where |g| >= 1e-4, tolerance {FD_REL_TOL:e}; abs elsewhere, tolerance {FD_ABS_TOL:e})\n"
     );
-    let rows = if with_manual {
-        let w = layout::named_to_original(&weights);
-        check(&w, &chunk, &zero(), SAMPLES, c.seed, &device)
-    } else {
-        let plain = device.clone();
-        let masks = Dropout::new(c.dropout, c.seed)
-            .masks(
-                spec.layers,
-                chunk.inputs.len(),
-                spec.hidden,
-                Precision::F64,
-                &plain,
-            )
-            .map(|m| m.into_iter().map(|t| t.into_data()).collect::<Vec<_>>());
-        let parts = spec.state_names().len();
-        let state: Vec<_> = (0..parts).map(|_| zero()).collect();
-        let case = Case {
-            chunk: &chunk,
-            state: &state,
-            masks: masks.as_deref(),
-        };
-        check_network(&spec, &weights, &case, SAMPLES, c.seed, &device)
+    let masks = Dropout::new(c.dropout, c.seed)
+        .masks(
+            spec.layers,
+            chunk.inputs.len(),
+            spec.hidden,
+            Precision::F64,
+            &device,
+        )
+        .map(|m| m.into_iter().map(|t| t.into_data()).collect::<Vec<_>>());
+    let state: Vec<_> = spec.state_names().iter().map(|_| zero()).collect();
+    let case = Case {
+        chunk: &chunk,
+        state: &state,
+        masks: masks.as_deref(),
     };
+    let rows = check(&spec, &weights, &case, SAMPLES, c.seed, &device);
     print!("{}", format(&rows));
     let ok = rows.iter().all(|r| r.passes());
     println!(

@@ -4,22 +4,17 @@
 //! checkpoints, weights.safetensors, and Ctrl-C handling.
 
 use std::io::{IsTerminal, Write};
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use burn::module::Module;
 use charrnn::checkpoint::{self, Checkpoint};
 use charrnn::config::TrainConfig;
-use charrnn::data::{Streams, Text};
-use charrnn::eval::EvalProgress;
+use charrnn::data::Text;
 use charrnn::fsutil::write_atomic;
-use charrnn::memory::{self, Estimate};
-use charrnn::models::{Network, State};
-use charrnn::train::{Progress, Trainer};
+use charrnn::train::{Step, Trainer};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::backend;
@@ -31,144 +26,37 @@ pub const INTERRUPTED: i32 = 130;
 
 /// A run ready to go: everything validated, nothing written yet.
 pub struct Setup {
-    pub config: TrainConfig,
-    pub text: Text,
-    /// The validation split's char range (the last `val_fraction` of the text).
-    pub val: Option<Range<usize>>,
-    pub eval: EvalProgress,
     pub trainer: Trainer,
     pub resumed_from: Option<u64>,
 }
 
+/// The configuration (defaults, config file, flags; or a checkpoint's with
+/// the flags a resume may change) and the checkpoint when resuming.
+fn resolve(args: &TrainArgs) -> Result<(TrainConfig, Option<Checkpoint>)> {
+    let Some(dir) = &args.resume else {
+        return Ok((settings::resolve(args)?, None));
+    };
+    let ck = Checkpoint::load(dir)?;
+    settings::refuse_conflicts(&ck.config, args)?;
+    let mut config = ck.config.clone();
+    settings::apply_flags(&mut config, args)?;
+    config.validate()?;
+    Ok((config, Some(ck)))
+}
+
 /// Builds the trainer from flags (and a checkpoint when resuming).
 pub fn setup(args: &TrainArgs) -> Result<Setup> {
-    let (config, saved) = match &args.resume {
-        Some(dir) => {
-            let ck = Checkpoint::load(dir)?;
-            settings::refuse_conflicts(&ck.config, args)?;
-            let mut config = ck.config.clone();
-            settings::apply_flags(&mut config, args)?;
-            config.validate()?;
-            (config, Some(ck))
-        }
-        None => (settings::resolve(args)?, None),
-    };
-    let text_bytes = std::fs::metadata(&config.data).map_or(0, |m| m.len()) as f64;
-    memory::check(
-        &format!("reading {}", config.data.display()),
-        &Estimate {
-            text: 5.0 * text_bytes,
-            parameters: 0.0,
-            activations: 0.0,
-        },
-    )?;
+    let (config, saved) = resolve(args)?;
     let text = Text::load(&config.data)?;
-    let val_chars = config.val_chars(text.len());
-    let train_chars = text.len() - val_chars;
-    let needed = config.batch_size * (config.seq_length + 2);
-    if config.val_fraction > 0.0 && (val_chars < needed || train_chars < needed) {
-        bail!(
-            "invalid value for val_fraction: {} leaves {train_chars} chars for training and {val_chars} for validation of {}'s {}; each side needs {needed} (seq_length + 2 per stream for {} stream(s))",
-            config.val_fraction,
-            config.data.display(),
-            text.len(),
-            config.batch_size
-        );
-    }
-    // The streams walk the training part only; the ids stay shared, uncopied.
-    let streams = Streams::new(
-        train_chars,
-        config.seq_length,
-        config.batch_size,
-        &config.data,
-    )?;
-    let val = (val_chars > 0).then(|| train_chars..text.len());
-    let spec = config.spec(text.vocab.len());
-    memory::check(
-        &format!(
-            "{} at B {} T {}",
-            spec.describe(),
-            config.batch_size,
-            config.seq_length
-        ),
-        &Estimate::training(
-            &spec,
-            config.optimizer,
-            config.precision,
-            config.seq_length,
-            config.batch_size,
-            text.len() as f64,
-            text_bytes,
-        ),
-    )?;
     backend::use_threads(config.threads)?;
     let device = &backend::device(&config.backend, config.precision)?.autodiff();
-    let model = match (&saved, &config.init_weights) {
-        (Some(ck), _) => {
-            if ck.vocab != text.vocab {
-                bail!(
-                    "cannot resume: the checkpoint's vocabulary ({} chars) differs from {}'s ({} chars)",
-                    ck.vocab.len(),
-                    config.data.display(),
-                    text.vocab.len()
-                );
-            }
-            Network::load(&spec, &ck.weights, device)
-                .map_err(|m| anyhow::anyhow!("checkpoint: {m}"))?
-        }
-        (None, Some(path)) => {
-            let (w, vocab) = charrnn::weights::load_named(path)?;
-            if vocab != text.vocab {
-                bail!(
-                    "{}: its vocabulary ({} chars) is not {}'s ({} chars)",
-                    path.display(),
-                    vocab.len(),
-                    config.data.display(),
-                    text.vocab.len()
-                );
-            }
-            Network::load(&spec, &w.cast(config.precision), device)
-                .map_err(|m| anyhow::anyhow!("{}: {m}", path.display()))?
-        }
-        (None, None) => Network::init(&spec, config.seed, config.precision, device),
+    let trainer = match &saved {
+        Some(ck) => Trainer::resume(ck, &config, &text, device)?,
+        None => Trainer::start(&config, &text, device)?,
     };
-    let ids = text.ids.clone(); // an Arc: the text is not copied
-    let optimizer = config.optimizer_settings();
-    let mut trainer = Trainer::with_options(
-        model,
-        &optimizer,
-        config.dropout,
-        ids,
-        streams,
-        config.learning_rate,
-        config.seed,
-        device,
-    );
-    let resumed_from = saved.as_ref().map(|ck| ck.iter);
-    let eval = saved.as_ref().map(|ck| ck.eval.clone()).unwrap_or_default();
-    if let Some(ck) = saved {
-        let optim = optimizer
-            .restore(ck.optimizer_bytes(), trainer.model())
-            .map_err(|e| anyhow::anyhow!("checkpoint: {e}"))?;
-        trainer.restore(
-            optim,
-            Progress {
-                iter: ck.iter,
-                p: ck.p,
-                smooth_loss: ck.smooth_loss,
-                state: State::from_data(&ck.state, device),
-                rng: ck.rng.clone(),
-                dropout: ck.dropout(),
-            },
-        );
-    }
     Ok(Setup {
-        config,
-        text,
         trainer,
-        resumed_from,
-        val,
-        eval,
+        resumed_from: saved.map(|ck| ck.iter),
     })
 }
 
@@ -186,40 +74,92 @@ fn out_dir(args: &TrainArgs) -> PathBuf {
         .unwrap_or_else(|| Path::new("runs").join(settings::config_name(args)))
 }
 
-pub fn train(args: &TrainArgs) -> Result<i32> {
-    let mut s = setup(args)?;
-    let dir = out_dir(args);
-    let existing = dir.join(checkpoint::FILE_NAME);
-    if args.resume.is_none() && existing.exists() && !args.force {
-        bail!(
-            "{} already holds a run; continue it with --resume {}, start over with --force, or pick another --out-dir",
-            dir.display(),
-            dir.display()
-        );
+/// The run directory's files, open for appending.
+struct Outputs {
+    dir: PathBuf,
+    metrics: Metrics,
+    evals: Option<Metrics>,
+}
+
+impl Outputs {
+    /// Creates (or, resuming, reopens) the run directory; a fresh run never
+    /// overwrites another without --force.
+    fn open(args: &TrainArgs, s: &Setup) -> Result<Self> {
+        let dir = out_dir(args);
+        if args.resume.is_none() && dir.join(checkpoint::FILE_NAME).exists() && !args.force {
+            bail!(
+                "{} already holds a run; continue it with --resume {}, start over with --force, or pick another --out-dir",
+                dir.display(),
+                dir.display()
+            );
+        }
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let config = s.trainer.config();
+        write_atomic(&dir.join("config.toml"), config.to_toml().as_bytes())?;
+        let metrics = Metrics::open(&dir.join("metrics.csv"), HEADER, s.resumed_from)?;
+        let evals = match s.trainer.validates() {
+            true => Some(Metrics::open(
+                &dir.join("eval.csv"),
+                EVAL_HEADER,
+                s.resumed_from.map(|n| n + 1),
+            )?),
+            false => None,
+        };
+        Ok(Self {
+            dir,
+            metrics,
+            evals,
+        })
     }
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    write_atomic(&dir.join("config.toml"), s.config.to_toml().as_bytes())?;
-    let mut metrics = Metrics::open(&dir.join("metrics.csv"), HEADER, s.resumed_from)?;
-    let mut evals = match s.val {
-        Some(_) => Some(Metrics::open(
-            &dir.join("eval.csv"),
-            EVAL_HEADER,
-            s.resumed_from.map(|n| n + 1),
-        )?),
-        None => None,
-    };
 
-    let interrupted = Arc::new(AtomicBool::new(false));
-    let flag = interrupted.clone();
-    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
-        .context("cannot install the Ctrl-C handler")?;
+    /// Metrics first (so every row before the checkpoint is on disk), then
+    /// the checkpoint, then the weights, then the plot.
+    fn save(&mut self, trainer: &Trainer) -> Result<()> {
+        self.metrics.flush()?;
+        if let Some(e) = &mut self.evals {
+            e.flush()?;
+        }
+        let ck = trainer.checkpoint()?;
+        ck.save(&self.dir)?;
+        let weights = self.dir.join("weights.safetensors");
+        charrnn::weights::save(&weights, &ck.weights, trainer.vocab())?;
+        crate::plot::write(&self.dir, trainer.config().seq_length)
+    }
 
-    let c = s.config.clone();
-    let chars_per_iter = (c.seq_length * c.batch_size) as f64;
+    /// Evaluates on the validation split after iteration `done`: one printed
+    /// line, a row of eval.csv, best.safetensors when the loss is the lowest
+    /// so far, and a fresh loss.svg.
+    fn validate(&mut self, trainer: &mut Trainer, done: u64, say: &dyn Fn(&str)) -> Result<()> {
+        let Some(v) = trainer.validate() else {
+            return Ok(());
+        };
+        let val = v.loss.nats_per_char();
+        say(&format!(
+            "iter {done}: train loss {:.4} nats/char, validation loss {val:.4} nats/char ({:.4} bits/char){}",
+            v.train,
+            v.loss.bits_per_char(),
+            if v.is_best { ", best so far" } else { "" }
+        ));
+        let evals = self.evals.as_mut().expect("a run that validates");
+        evals.row(done, v.train, val)?;
+        evals.flush()?;
+        if v.is_best {
+            let w = trainer.model().to_weights();
+            charrnn::weights::save(&self.dir.join("best.safetensors"), &w, trainer.vocab())?;
+        }
+        self.metrics.flush()?;
+        crate::plot::write(&self.dir, trainer.config().seq_length)
+    }
+}
+
+fn header(s: &Setup, dir: &Path) {
+    let c = s.trainer.config();
+    let text = s.trainer.text();
     println!(
         "data has {} characters, {} unique. {}{}, backend {}, {}, H {}, T {}, B {}, {} lr {}",
-        s.text.len(),
-        s.text.vocab.len(),
+        text.len(),
+        text.vocab.len(),
         s.trainer.model().spec().describe(),
         if c.dropout > 0.0 {
             format!(", dropout {}", c.dropout)
@@ -237,6 +177,27 @@ pub fn train(args: &TrainArgs) -> Result<i32> {
     if let Some(n) = s.resumed_from {
         println!("resumed {} at iteration {n}", dir.display());
     }
+}
+
+/// Ctrl-C (and SIGTERM) set a flag that the loop reads between steps.
+fn interrupt_flag() -> Result<Arc<AtomicBool>> {
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = interrupted.clone();
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
+        .context("cannot install the Ctrl-C handler")?;
+    Ok(interrupted)
+}
+
+fn every(n: u64, k: u64) -> bool {
+    k > 0 && n.is_multiple_of(k)
+}
+
+pub fn train(args: &TrainArgs) -> Result<i32> {
+    let mut s = setup(args)?;
+    let mut out = Outputs::open(args, &s)?;
+    let interrupted = interrupt_flag()?;
+    header(&s, &out.dir);
+    let c = s.trainer.config().clone();
     let bar = progress_bar(c.iterations, s.trainer.progress.iter);
     let say = |line: &str| match &bar {
         Some(b) => b.println(line),
@@ -244,134 +205,72 @@ pub fn train(args: &TrainArgs) -> Result<i32> {
     };
     let started = Instant::now();
     let first_iter = s.trainer.progress.iter;
-    let every = |n: u64, k: u64| k > 0 && n.is_multiple_of(k);
-    loop {
+    while c.iterations == 0 || s.trainer.progress.iter < c.iterations {
         let n = s.trainer.progress.iter;
-        if c.iterations > 0 && n >= c.iterations {
-            break;
-        }
-        let sample_len = every(n, c.sample_every).then_some(c.sample_length);
-        let step = match s.trainer.step(sample_len) {
+        let step = match s.trainer.step(every(n, c.sample_every).then_some(c.sample_length)) {
             Ok(step) => step,
             Err(e) => {
-                metrics.flush()?;
+                out.metrics.flush()?;
                 if let Some(b) = &bar {
                     b.abandon();
                 }
-                bail!(
-                    "{e}; stopped, the last good checkpoint in {} is kept",
-                    dir.display()
-                );
+                let dir = out.dir.display();
+                bail!("{e}; stopped, the last good checkpoint in {dir} is kept");
             }
         };
-        if let Some(ids) = &step.sample {
-            let txt: String = ids.iter().map(|&i| s.text.vocab.char(i)).collect();
-            say(&format!("----\n {txt} \n----"));
-        }
-        if every(step.iter, c.print_every) {
-            say(&format!(
-                "iter {}, loss: {:.6}",
-                step.iter, step.smooth_loss
-            ));
-        }
-        metrics.row(step.iter, step.loss, step.smooth_loss)?;
+        report(&s.trainer, &step, &say);
+        out.metrics.row(step.iter, step.loss, step.smooth_loss)?;
         let done = step.iter + 1;
-        if let Some(evals) = &mut evals {
-            s.eval.train_sum += step.loss / c.seq_length as f64;
-            s.eval.train_count += 1;
-            let last = c.iterations > 0 && done == c.iterations;
-            if every(done, c.eval_every) || last {
-                validate(&mut s, &dir, done, evals, &mut metrics, &say)?;
-            }
+        if every(done, c.eval_every) || (c.iterations > 0 && done == c.iterations) {
+            out.validate(&mut s.trainer, done, &say)?;
         }
         if let Some(b) = &bar {
-            let secs = started.elapsed().as_secs_f64().max(1e-9);
-            let rate = (done - first_iter) as f64 / secs;
+            let rate = (done - first_iter) as f64 / started.elapsed().as_secs_f64().max(1e-9);
             b.set_position(done);
             b.set_message(format!(
                 "{rate:.0} it/s, {:.0} chars/s, smooth loss {:.3}",
-                rate * chars_per_iter,
+                rate * (c.seq_length * c.batch_size) as f64,
                 step.smooth_loss
             ));
         }
         let stop = interrupted.load(Ordering::SeqCst);
         if every(done, c.checkpoint_every) || stop {
-            save(&s, &dir, &mut metrics)?;
-            if let Some(e) = &mut evals {
-                e.flush()?;
-            }
+            out.save(&s.trainer)?;
         }
         if stop {
             if let Some(b) = &bar {
                 b.abandon();
             }
-            eprintln!(
-                "interrupted at iteration {done}; checkpoint saved in {}",
-                dir.display()
-            );
+            eprintln!("interrupted at iteration {done}; checkpoint saved in {}", out.dir.display());
             return Ok(INTERRUPTED);
         }
     }
-    save(&s, &dir, &mut metrics)?;
+    out.save(&s.trainer)?;
     if let Some(b) = &bar {
         b.finish();
     }
-    let secs = started.elapsed().as_secs_f64();
-    let iters = s.trainer.progress.iter - first_iter;
+    let iters = (s.trainer.progress.iter - first_iter).max(1);
     println!(
         "done: {} iterations, smooth loss {:.6}, {:.3} ms/iter; weights in {}",
         s.trainer.progress.iter,
         s.trainer.progress.smooth_loss,
-        1e3 * secs / iters.max(1) as f64,
-        dir.join("weights.safetensors").display()
+        1e3 * started.elapsed().as_secs_f64() / iters as f64,
+        out.dir.join("weights.safetensors").display()
     );
     Ok(0)
 }
 
-/// Evaluates on the validation split after iteration `done`: one printed
-/// line, a row of eval.csv, best.safetensors when the loss is the lowest so
-/// far, and a fresh loss.svg.
-fn validate(
-    s: &mut Setup,
-    dir: &Path,
-    done: u64,
-    evals: &mut Metrics,
-    metrics: &mut Metrics,
-    say: &dyn Fn(&str),
-) -> Result<()> {
-    let range = s.val.clone().expect("a validation split");
-    let c = &s.config;
-    let plain = s.trainer.model().valid();
-    let loss = charrnn::eval::evaluate(&plain, &s.text.ids[range], c.batch_size, c.seq_length);
-    let val = loss.nats_per_char();
-    let train = s.eval.train_sum / s.eval.train_count.max(1) as f64;
-    let best = s.eval.best.is_none_or(|b| val < b);
-    say(&format!(
-        "iter {done}: train loss {train:.4} nats/char, validation loss {val:.4} nats/char ({:.4} bits/char){}",
-        loss.bits_per_char(),
-        if best { ", best so far" } else { "" }
-    ));
-    evals.row(done, train, val)?;
-    evals.flush()?;
-    s.eval.train_sum = 0.0;
-    s.eval.train_count = 0;
-    if best {
-        s.eval.best = Some(val);
-        let w = s.trainer.model().to_weights();
-        charrnn::weights::save_named(&dir.join("best.safetensors"), &w, &s.text.vocab)?;
+/// The original's printed lines: a sample when one was drawn, and
+/// `iter n, loss: x` every print_every iterations.
+fn report(trainer: &Trainer, step: &Step, say: &dyn Fn(&str)) {
+    if let Some(ids) = &step.sample {
+        let vocab = trainer.vocab();
+        let txt: String = ids.iter().map(|&i| vocab.char(i)).collect();
+        say(&format!("----\n {txt} \n----"));
     }
-    metrics.flush()?;
-    crate::plot::write(dir, c.seq_length)
-}
-
-/// Metrics first (so every row before the checkpoint is on disk), then the
-/// checkpoint, then the weights, then the plot.
-fn save(s: &Setup, dir: &Path, metrics: &mut Metrics) -> Result<()> {
-    metrics.flush()?;
-    let ck = s.trainer.checkpoint(&s.text.vocab, &s.config, &s.eval)?;
-    ck.save(dir)?;
-    charrnn::weights::save_named(&dir.join("weights.safetensors"), &ck.weights, &s.text.vocab)?;
-    crate::plot::write(dir, s.config.seq_length)
+    if every(step.iter, trainer.config().print_every) {
+        say(&format!("iter {}, loss: {:.6}", step.iter, step.smooth_loss));
+    }
 }
 
 fn progress_bar(total: u64, at: u64) -> Option<ProgressBar> {

@@ -4,10 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use charrnn::Precision;
 use charrnn::config::TrainConfig;
-use charrnn::models::ModelKind;
-use charrnn::optim::OptimizerKind;
 
 use crate::cli::TrainArgs;
 
@@ -64,36 +61,14 @@ pub fn apply_flags(c: &mut TrainConfig, a: &TrainArgs) -> Result<()> {
         ($args:expr => $($field:ident),*) => { $( if let Some(v) = $args.$field.clone() { c.$field = v; } )* };
     }
     let (m, o) = (&a.model, &a.optim);
-    set!(m => data, seed, hidden_size, seq_length, backend, batch_size, threads, layers, dropout);
-    set!(o => learning_rate, clip);
+    set!(m => data, seed, hidden_size, seq_length, backend, batch_size, threads, layers, dropout, model);
+    set!(o => learning_rate, clip, precision, optimizer);
     set!(a => iterations, sample_every, sample_length, print_every, checkpoint_every);
     set!(a => val_fraction, eval_every);
-    if let Some(p) = &o.precision {
-        c.precision = parse_precision(p)?;
-    }
-    if let Some(name) = &m.model {
-        c.model = ModelKind::parse(name).with_context(|| {
-            format!("invalid value for --model: `{name}` (expected rnn, lstm or gru)")
-        })?;
-    }
-    if let Some(name) = &o.optimizer {
-        c.optimizer = OptimizerKind::parse(name).with_context(|| {
-            format!(
-                "invalid value for --optimizer: `{name}` (expected adagrad, sgd, rmsprop or adam)"
-            )
-        })?;
-    }
     if let Some(w) = &m.init_weights {
         c.init_weights = Some(w.clone());
     }
     Ok(())
-}
-
-pub fn parse_precision(p: &str) -> Result<Precision> {
-    match Precision::parse(p) {
-        Some(p) => Ok(p),
-        None => bail!("invalid value for --precision: `{p}` (expected f32 or f64)"),
-    }
 }
 
 /// Flags that a resumed run cannot change, checked against the checkpoint's config.

@@ -19,7 +19,7 @@ use super::layer::Layer;
 pub fn step(layer: &Layer, xp: Tensor<2>, state: &[Tensor<2>]) -> Vec<Tensor<2>> {
     let h = state[0].clone();
     let hsize = h.dims()[1];
-    let hp = layer.recur(h.clone()) + layer.b_hh.val(); // [B,3H]
+    let hp = layer.recur_biased(h.clone()); // [B,3H]
     // r and z in one sigmoid over the first 2H columns.
     let rz = sigmoid(xp.clone().narrow(1, 0, 2 * hsize) + hp.clone().narrow(1, 0, 2 * hsize));
     let r = rz.clone().narrow(1, 0, hsize);

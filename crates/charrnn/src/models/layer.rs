@@ -1,7 +1,8 @@
 //! One recurrent layer's parameters in PyTorch's meaning (`weight_ih_l{k}`,
 //! `weight_hh_l{k}`, `bias_ih_l{k}`, `bias_hh_l{k}`), stored transposed for
 //! the row-vector convention ([B,H] states), and the work every cell shares:
-//! the input projection of all T·B rows at once.
+//! the input projection of a step and the recurrent product. The second
+//! bias is optional: min-char-rnn's layer has one (`bh`).
 //!
 //! G = gate blocks (1 tanh RNN, 3 GRU, 4 LSTM), I = the layer's input width
 //! (V for layer 0, whose input is the one-hot char, H above).
@@ -17,8 +18,8 @@ pub struct Layer {
     pub w_hh: Param<Tensor<2>>,
     /// bias_ih [1, G·H]
     pub b_ih: Param<Tensor<2>>,
-    /// bias_hh [1, G·H]
-    pub b_hh: Param<Tensor<2>>,
+    /// bias_hh [1, G·H]; None in min-char-rnn's layer.
+    pub b_hh: Option<Param<Tensor<2>>>,
 }
 
 /// What a layer reads at one step.
@@ -34,10 +35,9 @@ impl Layer {
     /// adds both to one sum (tanh RNN, LSTM), b_ih alone for the GRU (whose
     /// reset gate multiplies the recurrent product with its bias).
     pub fn input_bias(&self, both: bool) -> Tensor<2> {
-        if both {
-            self.b_ih.val() + self.b_hh.val()
-        } else {
-            self.b_ih.val()
+        match &self.b_hh {
+            Some(b_hh) if both => self.b_ih.val() + b_hh.val(),
+            _ => self.b_ih.val(),
         }
     }
 
@@ -58,8 +58,11 @@ impl Layer {
         h.matmul(self.w_hh.val())
     }
 
-    /// H
-    pub fn hidden(&self) -> usize {
-        self.w_hh.val().dims()[0]
+    /// h·W_hhᵀ + b_hh: [B, G·H] (the GRU's, whose reset gate scales it whole).
+    pub fn recur_biased(&self, h: Tensor<2>) -> Tensor<2> {
+        match &self.b_hh {
+            Some(b_hh) => self.recur(h) + b_hh.val(),
+            None => self.recur(h),
+        }
     }
 }

@@ -14,21 +14,9 @@ pub enum ModelKind {
     Gru,
 }
 
+crate::named_enum!(ModelKind, "model", { Rnn => "rnn", Lstm => "lstm", Gru => "gru" });
+
 impl ModelKind {
-    pub const ALL: [ModelKind; 3] = [ModelKind::Rnn, ModelKind::Lstm, ModelKind::Gru];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            ModelKind::Rnn => "rnn",
-            ModelKind::Lstm => "lstm",
-            ModelKind::Gru => "gru",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.name() == s)
-    }
-
     /// G: gate blocks stacked in PyTorch's weight matrices (rows G·H).
     pub fn gates(self) -> usize {
         match self {
@@ -40,7 +28,7 @@ impl ModelKind {
 
     /// The kind whose weight matrices have G gate blocks.
     pub fn from_gates(g: usize) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.gates() == g)
+        Self::ALL.iter().copied().find(|k| k.gates() == g)
     }
 
     /// Tensors of state each layer carries: h, and c for the LSTM.
@@ -52,19 +40,24 @@ impl ModelKind {
     }
 }
 
-impl std::fmt::Display for ModelKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// Which parameters a network has, and so how its weights file is laid out.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How a network's tensors are named and shaped in files, and which biases
+/// it has (see [`super::params`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Layout {
-    /// min-char-rnn's five tensors `Wxh … by` (model rnn, one layer).
+    /// min-char-rnn's five tensors `Wxh … by` (model rnn, one layer, one bias).
     Original,
     /// PyTorch's `nn.RNN`/`nn.LSTM`/`nn.GRU` + `nn.Linear` (two biases per layer).
+    #[default]
     PyTorch,
+}
+
+/// How fresh weights are drawn.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Init {
+    /// min-char-rnn's: weights N(0,1)·std, biases zero.
+    Normal { std: f64 },
+    /// PyTorch's default: every tensor U(−bound, bound).
+    Uniform { bound: f64 },
 }
 
 /// The sizes and kind of a network (dropout is a training setting, not part
@@ -100,9 +93,20 @@ impl ModelSpec {
         }
     }
 
-    /// min-char-rnn's own network, kept in its own layout and file.
+    /// min-char-rnn's own network: its one bias, init and tensor names.
     pub fn is_original(&self) -> bool {
         self.layout == Layout::Original
+    }
+
+    /// The init of a fresh network: the original's N(0,1)·0.01, PyTorch's
+    /// U(±1/√H) for everything else.
+    pub fn init(&self) -> Init {
+        match self.layout {
+            Layout::Original => Init::Normal { std: 0.01 },
+            Layout::PyTorch => Init::Uniform {
+                bound: 1.0 / (self.hidden as f64).sqrt(),
+            },
+        }
     }
 
     /// The same network: kind, depth and sizes (layouts may differ).

@@ -24,6 +24,7 @@ use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, RmsPropConfig, S
 use burn::tensor::Bytes;
 use serde::{Deserialize, Serialize};
 
+use crate::error::Problem;
 use crate::models::Network;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -36,33 +37,12 @@ pub enum OptimizerKind {
     Adam,
 }
 
-impl OptimizerKind {
-    pub const ALL: [OptimizerKind; 4] = [
-        OptimizerKind::Adagrad,
-        OptimizerKind::Sgd,
-        OptimizerKind::Rmsprop,
-        OptimizerKind::Adam,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            OptimizerKind::Adagrad => "adagrad",
-            OptimizerKind::Sgd => "sgd",
-            OptimizerKind::Rmsprop => "rmsprop",
-            OptimizerKind::Adam => "adam",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.name() == s)
-    }
-}
-
-impl std::fmt::Display for OptimizerKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
+crate::named_enum!(OptimizerKind, "optimizer", {
+    Adagrad => "adagrad",
+    Sgd => "sgd",
+    Rmsprop => "rmsprop",
+    Adam => "adam",
+});
 
 /// An optimizer and its hyper-parameters (the config's keys).
 #[derive(Clone, Debug, PartialEq)]
@@ -120,8 +100,8 @@ impl OptimizerSettings {
         &self,
         bytes: Bytes,
         model: &Network,
-    ) -> std::result::Result<ModuleOptimizer, String> {
-        let corrupt = |what: &str| format!("optimizer state is corrupt ({what})");
+    ) -> std::result::Result<ModuleOptimizer, Problem> {
+        let corrupt = |what: &str| Problem::BadOptimizer(what.into());
         let optim = quietly(|| self.init().from_bytes(bytes))
             .ok_or_else(|| corrupt("unreadable"))?
             .map_err(|e| corrupt(&format!("{e:?}")))?;
@@ -131,7 +111,7 @@ impl OptimizerSettings {
             optim.clone().step(1e-3, model.clone(), grads).to_weights()
         })
         .ok_or_else(|| corrupt("it does not fit the network"))?;
-        crate::weights::check_finite(&trial).map_err(|e| corrupt(&e))?;
+        crate::weights::check_finite(&trial).map_err(|e| corrupt(&e.to_string()))?;
         Ok(optim)
     }
 }
