@@ -5,11 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_train");
+#[path = "common/bin.rs"]
+mod bin;
+mod common;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use bin::{BIN, assert_refused, root, stderr};
 
 fn tiny() -> String {
     root().join("configs/tiny.toml").display().to_string()
@@ -24,7 +24,7 @@ fn fixture(name: &str) -> String {
 }
 
 fn train(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().expect("binary runs")
+    bin::run(args)
 }
 
 /// A quiet run into `dir` on the fixture text; `extra` flags win.
@@ -57,30 +57,6 @@ fn wait_for(path: &Path) {
     let start = std::time::Instant::now();
     while !path.exists() && start.elapsed().as_secs() < 60 {
         std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Exit 1 (2 for a malformed command line), one `error:` line holding every
-/// key word, no panic.
-fn assert_refused(o: &Output, words: &[&str]) {
-    let err = stderr(o);
-    assert!(
-        matches!(o.status.code(), Some(1 | 2)),
-        "exit code {:?}; stderr: {err}",
-        o.status.code()
-    );
-    assert!(
-        !err.contains("panicked") && !err.contains("backtrace"),
-        "panic: {err}"
-    );
-    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
-    assert!(err.starts_with("error: "), "{err}");
-    for w in words {
-        assert!(err.contains(w), "message lacks {w:?}: {err}");
     }
 }
 
@@ -311,11 +287,9 @@ fn resume(run: &Path, iterations: &str) -> Output {
 }
 
 fn metric_iters(dir: &Path) -> Vec<u64> {
-    std::fs::read_to_string(dir.join("metrics.csv"))
-        .unwrap()
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').next().unwrap().parse().unwrap())
+    common::csv_column(&dir.join("metrics.csv"), 0)
+        .into_iter()
+        .map(|i| i as u64)
         .collect()
 }
 

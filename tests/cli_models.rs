@@ -4,21 +4,18 @@
 //! resume of an LSTM with dropout and Adam, sampling from every kind of
 //! file, and one-line refusals of bad model settings.
 
+#[path = "common/bin.rs"]
+mod bin;
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-use common::{max_abs_diff, read_tensor, torch_fixture_dir};
-
-const BIN: &str = env!("CARGO_BIN_EXE_train");
+use bin::{assert_refused, stderr};
+use common::{csv_column, max_abs_diff, read_tensor, torch_fixture_dir};
 
 fn train(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().expect("binary runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    bin::run(args)
 }
 
 fn fx(model: &str, file: &str) -> String {
@@ -43,12 +40,7 @@ fn run_model(model: &str, dir: &Path, extra: &[&str]) -> Output {
 }
 
 fn losses(dir: &Path) -> Vec<f64> {
-    std::fs::read_to_string(dir.join("metrics.csv"))
-        .unwrap()
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
-        .collect()
+    csv_column(&dir.join("metrics.csv"), 1)
 }
 
 /// What a user runs to reproduce a PyTorch run: `--init-weights` from
@@ -67,12 +59,7 @@ fn pytorch_golden_runs_from_the_command_line() {
     ];
     for case in cases {
         let dir = torch_fixture_dir(case);
-        let want: Vec<f64> = std::fs::read_to_string(dir.join("losses.csv"))
-            .unwrap()
-            .lines()
-            .skip(1)
-            .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
-            .collect();
+        let want = csv_column(&dir.join("losses.csv"), 1);
         let json: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join("case.json")).unwrap()).unwrap();
         let key = |k: &str| json[k].to_string().trim_matches('"').to_string();
@@ -263,21 +250,6 @@ fn sampling_works_for_every_model() {
     }
 }
 
-/// One line, exit 1 or 2, every key word present, no panic.
-fn assert_refused(o: &Output, words: &[&str]) {
-    let err = stderr(o);
-    assert!(
-        matches!(o.status.code(), Some(1 | 2)),
-        "{:?}: {err}",
-        o.status.code()
-    );
-    assert!(!err.contains("panicked"), "{err}");
-    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
-    for w in words {
-        assert!(err.contains(w), "{w:?} not in {err:?}");
-    }
-}
-
 #[test]
 fn bad_model_settings_are_refused_in_one_line() {
     let tmp = tempfile::tempdir().unwrap();
@@ -426,18 +398,9 @@ fn run_with_validation(dir: &Path, extra: &[&str]) -> Output {
 }
 
 fn eval_rows(dir: &Path) -> Vec<(u64, f64, f64)> {
-    std::fs::read_to_string(dir.join("eval.csv"))
-        .unwrap()
-        .lines()
-        .skip(1)
-        .map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            (
-                f[0].parse().unwrap(),
-                f[1].parse().unwrap(),
-                f[2].parse().unwrap(),
-            )
-        })
+    common::csv_rows(&dir.join("eval.csv"))
+        .into_iter()
+        .map(|r| (r[0] as u64, r[1], r[2]))
         .collect()
 }
 

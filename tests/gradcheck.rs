@@ -193,17 +193,7 @@ fn random_shapes_property() {
     ];
     for (case, &(h, v, t, b)) in cases.iter().enumerate() {
         let w = random_weights(v, h, case as u64);
-        let ids = |rng: &mut ChaCha8Rng| {
-            (0..t * b)
-                .map(|_| rng.random_range(0..v as u32))
-                .collect::<Vec<_>>()
-        };
-        let chunk = Chunk {
-            inputs: ids(&mut rng),
-            targets: ids(&mut rng),
-            steps: t,
-            streams: b,
-        };
+        let chunk = random_chunk(v, t, b, &mut rng);
         let h0 = Precision::F64.data(
             (0..b * h).map(|_| rng.random_range(-0.9..0.9)).collect(),
             [b, h],

@@ -8,27 +8,12 @@ mod common;
 
 use burn::tensor::TensorData;
 use charrnn::Precision;
-use charrnn::data::Chunk;
 use charrnn::dropout::Dropout;
 use charrnn::gradcheck::{self, Case, FD_ABS_TOL, FD_REL_TOL};
 use charrnn::models::{ModelKind, ModelSpec, layout};
 use common::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-
-fn random_chunk(v: usize, t: usize, b: usize, rng: &mut ChaCha8Rng) -> Chunk {
-    let mut ids = || {
-        (0..t * b)
-            .map(|_| rng.random_range(0..v as u32))
-            .collect::<Vec<_>>()
-    };
-    Chunk {
-        inputs: ids(),
-        targets: ids(),
-        steps: t,
-        streams: b,
-    }
-}
 
 fn random_state(spec: &ModelSpec, b: usize, rng: &mut ChaCha8Rng) -> Vec<TensorData> {
     spec.state_names()

@@ -12,17 +12,9 @@ use charrnn::train::Trainer;
 use common::*;
 
 fn reference_losses() -> Vec<(u64, f64, f64)> {
-    let csv = std::fs::read_to_string(fixture_dir().join("losses.csv")).unwrap();
-    csv.lines()
-        .skip(1)
-        .map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            (
-                f[0].parse().unwrap(),
-                f[1].parse().unwrap(),
-                f[2].parse().unwrap(),
-            )
-        })
+    csv_rows(&fixture_dir().join("losses.csv"))
+        .into_iter()
+        .map(|r| (r[0] as u64, r[1], r[2]))
         .collect()
 }
 

@@ -115,12 +115,7 @@ fn first_chunk_matches(model: &str) {
 
 fn training_matches(model: &str) {
     let f = fixture(model);
-    let csv = std::fs::read_to_string(f.dir.join("losses.csv")).unwrap();
-    let want: Vec<f64> = csv
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
-        .collect();
+    let want = csv_column(&f.dir.join("losses.csv"), 1);
     assert_eq!(want.len(), num_iterations(&f));
     let config = TrainConfig {
         data: f.dir.join("input.txt"),

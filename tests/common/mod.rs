@@ -4,6 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use burn::tensor::{Device, TensorData};
+use charrnn::data::Chunk;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
 use safetensors::tensor::SafeTensors;
 
 /// Every CPU backend the suite runs on (a matrix: each test loops over it).
@@ -65,4 +68,35 @@ pub fn torch_fixture_dir(model: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/fixtures/torch")
         .join(model)
+}
+
+/// A CSV file's rows after its header, each as numbers (metrics.csv,
+/// eval.csv, losses.csv).
+pub fn csv_rows(path: &Path) -> Vec<Vec<f64>> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(|f| f.parse().expect("a number")).collect())
+        .collect()
+}
+
+/// One CSV column as numbers.
+pub fn csv_column(path: &Path, column: usize) -> Vec<f64> {
+    csv_rows(path).into_iter().map(|r| r[column]).collect()
+}
+
+/// A chunk of random ids: inputs, then targets, [T·B] each, time-major.
+pub fn random_chunk(v: usize, t: usize, b: usize, rng: &mut ChaCha8Rng) -> Chunk {
+    let mut ids = || {
+        (0..t * b)
+            .map(|_| rng.random_range(0..v as u32))
+            .collect::<Vec<_>>()
+    };
+    Chunk {
+        inputs: ids(),
+        targets: ids(),
+        steps: t,
+        streams: b,
+    }
 }

@@ -1,0 +1,63 @@
+//! Shared by the test files that run the `train` binary as a user does:
+//! running it, reading its stderr, and the one-line refusal every bad input
+//! must get. Included with `#[path = "common/bin.rs"] mod bin;` (only the
+//! binary's crate has `CARGO_BIN_EXE_train`).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_train");
+
+/// The workspace root (config files name their data relative to it).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Runs `train` with `args`.
+pub fn run(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().expect("binary runs")
+}
+
+/// Runs `train` with `args` from the workspace root (for runs whose config
+/// names its data relative to it).
+pub fn run_in_root(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("binary runs")
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Exit 1 (2 for a malformed command line), one `error:` line holding every
+/// key word, no panic.
+pub fn assert_refused(o: &Output, words: &[&str]) {
+    let err = stderr(o);
+    assert!(
+        matches!(o.status.code(), Some(1 | 2)),
+        "exit code {:?}; stderr: {err}",
+        o.status.code()
+    );
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "panic: {err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(err.starts_with("error: "), "{err}");
+    for w in words {
+        assert!(err.contains(w), "message lacks {w:?}: {err}");
+    }
+}
+
+/// Asserts a successful exit, showing stderr otherwise.
+pub fn assert_ok(o: &Output, what: &str) {
+    assert!(o.status.success(), "{what}: {}", stderr(o));
+}
