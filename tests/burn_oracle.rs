@@ -122,7 +122,9 @@ fn lstm_matches_burns_nn_lstm() {
             one_hot(&s.ids, &device),
             Some(LstmState::new(c0.clone(), h0.clone())),
         );
-        let (ours, our_state) = s.ours.hidden(ids_tensor(&s.ids, &device), &State(vec![h0, c0]), None);
+        let (ours, our_state) =
+            s.ours
+                .hidden(ids_tensor(&s.ids, &device), &State(vec![h0, c0]), None);
         compare(
             &format!("{backend} lstm outputs"),
             batch_first(ours.clone()),
@@ -185,7 +187,9 @@ fn gru_matches_burns_nn_gru() {
         burn_gru.new_gate = gate(&s.ours, 2);
         let h0 = f32s(&s.h0, [B, H], &device);
         let theirs = burn_gru.forward(one_hot(&s.ids, &device), Some(h0.clone()));
-        let (ours, _) = s.ours.hidden(ids_tensor(&s.ids, &device), &State(vec![h0]), None);
+        let (ours, _) = s
+            .ours
+            .hidden(ids_tensor(&s.ids, &device), &State(vec![h0]), None);
         compare(
             &format!("{backend} gru outputs"),
             batch_first(ours.clone()),

@@ -24,7 +24,11 @@ fn fixture_weights() -> (Weights, charrnn::data::Vocab) {
 /// Fresh weights of min-char-rnn's network (V, H), drawn as it draws them.
 fn random_weights(vocab: usize, hidden: usize, seed: u64) -> Weights {
     let spec = original(vocab, hidden);
-    Weights::from_named(&charrnn::models::layout::random(&spec, seed, Precision::F64))
+    Weights::from_named(&charrnn::models::layout::random(
+        &spec,
+        seed,
+        Precision::F64,
+    ))
 }
 
 fn original(vocab: usize, hidden: usize) -> ModelSpec {
@@ -32,18 +36,38 @@ fn original(vocab: usize, hidden: usize) -> ModelSpec {
 }
 
 /// The general gradient check on min-char-rnn's network from state h0.
-fn check(w: &Weights, chunk: &Chunk, h0: &TensorData, samples: usize, seed: u64, device: &Device) -> Vec<gradcheck::Row> {
+fn check(
+    w: &Weights,
+    chunk: &Chunk,
+    h0: &TensorData,
+    samples: usize,
+    seed: u64,
+    device: &Device,
+) -> Vec<gradcheck::Row> {
     let (v, h) = w.sizes();
     let state = [h0.clone()];
-    let case = Case { chunk, state: &state, masks: None };
+    let case = Case {
+        chunk,
+        state: &state,
+        masks: None,
+    };
     gradcheck::check(&original(v, h), &w.to_named(), &case, samples, seed, device)
 }
 
 /// Loss, gradients (the original's layout) and last state by autodiff.
-fn autodiff(w: &Weights, chunk: &Chunk, h0: &TensorData, device: &Device) -> (f64, Weights, TensorData) {
+fn autodiff(
+    w: &Weights,
+    chunk: &Chunk,
+    h0: &TensorData,
+    device: &Device,
+) -> (f64, Weights, TensorData) {
     let (v, h) = w.sizes();
     let state = [h0.clone()];
-    let case = Case { chunk, state: &state, masks: None };
+    let case = Case {
+        chunk,
+        state: &state,
+        masks: None,
+    };
     let (loss, grads, state): (f64, NamedWeights, _) =
         gradcheck::autodiff(&original(v, h), &w.to_named(), &case, device);
     (loss, Weights::from_named(&grads), state[0].clone())

@@ -272,7 +272,8 @@ fn mutate_safetensors(bytes: &[u8], rng: &mut ChaCha8Rng) -> (Vec<u8>, String) {
 
 /// A weights file's load, end to end: what it accepts must build and run.
 fn load_weights(bytes: &[u8], device: &Device) -> Result<(), String> {
-    let (spec, w, vocab) = charrnn::weights::checked_from_bytes(bytes).map_err(|e| e.to_string())?;
+    let (spec, w, vocab) =
+        charrnn::weights::checked_from_bytes(bytes).map_err(|e| e.to_string())?;
     assert_eq!(spec.vocab, vocab.len());
     let net = Network::from_weights(&spec, &w, device);
     let state = net.zero_state(1);

@@ -37,12 +37,32 @@ fn old_runs_sample_the_same_text() {
     for case in CASES {
         let dir = legacy(case);
         let run_dir = dir.join("run").display().to_string();
-        let o = run(&["sample", "--checkpoint", &run_dir, "--length", "120", "--seed", "3", "--prime", "th"]);
+        let o = run(&[
+            "sample",
+            "--checkpoint",
+            &run_dir,
+            "--length",
+            "120",
+            "--seed",
+            "3",
+            "--prime",
+            "th",
+        ]);
         assert_ok(&o, case);
         let want = String::from_utf8(read(dir.join("sample_run.txt"))).unwrap();
         assert_eq!(stdout(&o), want, "{case}: sample from the run directory");
         let weights = dir.join("run/weights.safetensors").display().to_string();
-        let o = run(&["sample", "--checkpoint", &weights, "--length", "120", "--seed", "3", "--temperature", "0.7"]);
+        let o = run(&[
+            "sample",
+            "--checkpoint",
+            &weights,
+            "--length",
+            "120",
+            "--seed",
+            "3",
+            "--temperature",
+            "0.7",
+        ]);
         assert_ok(&o, case);
         let want = String::from_utf8(read(dir.join("sample_weights.txt"))).unwrap();
         assert_eq!(stdout(&o), want, "{case}: sample from weights.safetensors");
@@ -68,6 +88,8 @@ fn old_runs_resume_to_the_same_numbers() {
         // The rows are real: 30 iterations, the last 10 new.
         let rows = common::csv_rows(&dir.join("metrics.csv"));
         assert_eq!(rows.len(), 30, "{case}");
-        println!("{case}: resumed 20 -> 30, metrics, eval and weights byte-identical to the old main's");
+        println!(
+            "{case}: resumed 20 -> 30, metrics, eval and weights byte-identical to the old main's"
+        );
     }
 }

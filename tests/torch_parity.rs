@@ -10,10 +10,10 @@ mod common;
 use std::path::PathBuf;
 
 use charrnn::Precision;
+use charrnn::config::TrainConfig;
 use charrnn::data::{Streams, Text};
 use charrnn::gradcheck::{self, Case};
 use charrnn::models::{ModelSpec, NamedWeights, Network, layout};
-use charrnn::config::TrainConfig;
 use charrnn::optim::OptimizerKind;
 use charrnn::train::Trainer;
 use common::*;

@@ -129,7 +129,10 @@ impl Checkpoint {
                     path: path.to_path_buf(),
                 }
             } else {
-                Error::Io { path: file.clone(), error }
+                Error::Io {
+                    path: file.clone(),
+                    error,
+                }
             }
         })?;
         Self::from_bytes(&bytes).map_err(|p| p.in_checkpoint(file))
@@ -155,9 +158,7 @@ impl Checkpoint {
             detail,
         };
         let num = |k: &str| -> std::result::Result<u64, Problem> {
-            get(k)?
-                .parse()
-                .map_err(|_| bad(k, "not a number".into()))
+            get(k)?.parse().map_err(|_| bad(k, "not a number".into()))
         };
         let rng = |k: &str| -> std::result::Result<ChaCha8Rng, Problem> {
             serde_json::from_str(&get(k)?).map_err(|e| bad(k, e.to_string()))
@@ -234,9 +235,7 @@ impl Checkpoint {
             rng: rng("rng")?,
             dropout_rng,
             eval: match meta.get("eval") {
-                Some(json) => {
-                    serde_json::from_str(json).map_err(|e| bad("eval", e.to_string()))?
-                }
+                Some(json) => serde_json::from_str(json).map_err(|e| bad("eval", e.to_string()))?,
                 None => EvalProgress::default(),
             },
             optimizer: optimizer.data().to_vec(),

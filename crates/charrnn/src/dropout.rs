@@ -5,7 +5,7 @@
 //! Inverted dropout: each unit is kept with probability 1 − p and scaled by
 //! 1/(1 − p), so evaluation and sampling use the network unchanged.
 
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -27,7 +27,7 @@ impl Dropout {
         Self { p, rng }
     }
 
-    /// One mask [rows, hidden] per layer, or None without dropout.
+    /// One mask [rows, hidden] per layer on `device`, or None without dropout.
     pub fn masks(
         &mut self,
         layers: usize,
@@ -36,6 +36,19 @@ impl Dropout {
         precision: Precision,
         device: &Device,
     ) -> Option<Vec<Tensor<2>>> {
+        let data = self.mask_data(layers, rows, hidden, precision)?;
+        let on_device = |d: TensorData| Tensor::from_data(d, (device, precision.dtype()));
+        Some(data.into_iter().map(on_device).collect())
+    }
+
+    /// The same masks on the host.
+    pub fn mask_data(
+        &mut self,
+        layers: usize,
+        rows: usize,
+        hidden: usize,
+        precision: Precision,
+    ) -> Option<Vec<TensorData>> {
         if self.p == 0.0 {
             return None;
         }
@@ -51,8 +64,7 @@ impl Dropout {
                         }
                     })
                     .collect();
-                let data = precision.data(values, [rows, hidden]);
-                Tensor::from_data(data, (device, precision.dtype()))
+                precision.data(values, [rows, hidden])
             })
             .collect();
         Some(masks)

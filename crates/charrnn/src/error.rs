@@ -127,7 +127,8 @@ pub enum Problem {
     },
     #[error(
         "neither min-char-rnn's tensors ({}) nor PyTorch's (rnn.weight_hh_l0, out.weight, ...); found {}",
-        list(original), list(found)
+        list(original),
+        list(found)
     )]
     NotANetwork {
         original: Vec<String>,
@@ -144,7 +145,11 @@ pub enum Problem {
         "rnn.weight_hh_l0 has shape {0:?}: its rows are not 1, 3 or 4 times its columns (tanh RNN, GRU, LSTM)"
     )]
     GateRows(Vec<usize>),
-    #[error("no tensor named {} (a {network} network has {})", list(missing), list(expected))]
+    #[error(
+        "no tensor named {} (a {network} network has {})",
+        list(missing),
+        list(expected)
+    )]
     Missing {
         missing: Vec<String>,
         network: String,

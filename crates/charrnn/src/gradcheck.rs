@@ -16,9 +16,15 @@ use rand::SeedableRng;
 use rand::seq::IndexedRandom;
 use rand_chacha::ChaCha8Rng;
 
+use crate::Precision;
 use crate::backward::{Weights, loss_and_grads};
-use crate::data::Chunk;
-use crate::models::{ModelSpec, NamedWeights, Network, State};
+use crate::config::TrainConfig;
+use crate::data::{Chunk, Streams, Text};
+use crate::dropout::Dropout;
+use crate::error::Result;
+use crate::memory::{self, Estimate};
+use crate::models::{ModelSpec, NamedWeights, Network, State, layout};
+use crate::optim::OptimizerKind;
 
 /// Tolerances of the f64 check (the issue's): autodiff vs manual, relative to
 /// the largest gradient; finite differences, relative where |g| >= TINY and
@@ -187,7 +193,12 @@ pub fn finite_difference(
 
 /// The hand-written backward's gradients for this case, when it has one:
 /// min-char-rnn's network without dropout.
-fn manual(spec: &ModelSpec, w: &NamedWeights, case: &Case, device: &Device) -> Option<NamedWeights> {
+fn manual(
+    spec: &ModelSpec,
+    w: &NamedWeights,
+    case: &Case,
+    device: &Device,
+) -> Option<NamedWeights> {
     if !spec.is_original() || case.masks.is_some() {
         return None;
     }
@@ -240,6 +251,75 @@ pub fn check(
         });
     }
     rows
+}
+
+/// A config's gradient check, as `train gradcheck` runs it: its network in
+/// f64 (from `init_weights`, or drawn from `seed`), its first chunk, a zero
+/// state and the first chunk's dropout masks.
+pub struct FirstChunk {
+    pub spec: ModelSpec,
+    pub weights: NamedWeights,
+    pub chunk: Chunk,
+    pub state: Vec<TensorData>,
+    pub masks: Option<Vec<TensorData>>,
+}
+
+impl FirstChunk {
+    pub fn new(c: &TrainConfig, text: &Text) -> Result<Self> {
+        let streams = Streams::new(text.len(), c.seq_length, c.batch_size, &c.data)?;
+        let spec = c.spec(text.vocab.len());
+        memory::check(
+            &format!("the gradient check of {}", spec.describe()),
+            &Estimate::training(
+                &spec,
+                OptimizerKind::Sgd,
+                Precision::F64,
+                c.seq_length,
+                c.batch_size,
+                text.len() as f64,
+                0.0,
+            ),
+        )?;
+        let (spec, weights) = match &c.init_weights {
+            Some(path) => {
+                let (w, _) = crate::weights::read(path)?;
+                layout::conform(&w.cast(Precision::F64), &spec).map_err(|p| p.in_weights(path))?
+            }
+            None => (spec, layout::random(&spec, c.seed, Precision::F64)),
+        };
+        let chunk = streams.chunk(&text.ids, 0);
+        let zero = Precision::F64.data(
+            vec![0.0; c.batch_size * c.hidden_size],
+            [c.batch_size, c.hidden_size],
+        );
+        let masks = Dropout::new(c.dropout, c.seed).mask_data(
+            spec.layers,
+            chunk.inputs.len(),
+            spec.hidden,
+            Precision::F64,
+        );
+        Ok(Self {
+            state: vec![zero; spec.state_names().len()],
+            spec,
+            weights,
+            chunk,
+            masks,
+        })
+    }
+
+    /// Whether the hand-written backward takes part (the original, no dropout).
+    pub fn has_manual(&self) -> bool {
+        self.spec.is_original() && self.masks.is_none()
+    }
+
+    pub fn check(&self, samples: usize, seed: u64, device: &Device) -> Vec<Row> {
+        let case = Case {
+            chunk: &self.chunk,
+            state: &self.state,
+            masks: self.masks.as_deref(),
+        };
+        check(&self.spec, &self.weights, &case, samples, seed, device)
+    }
 }
 
 /// The report as text, one row per parameter.

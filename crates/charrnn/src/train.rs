@@ -122,7 +122,12 @@ impl Trainer {
     /// Continues a checkpoint (the mirror of [`Trainer::checkpoint`]) with
     /// `config` (the checkpoint's, with any flags a resume may change) on
     /// `text`, which must have the checkpoint's vocabulary.
-    pub fn resume(ck: &Checkpoint, config: &TrainConfig, text: &Text, device: &Device) -> Result<Self> {
+    pub fn resume(
+        ck: &Checkpoint,
+        config: &TrainConfig,
+        text: &Text,
+        device: &Device,
+    ) -> Result<Self> {
         check_memory(config, text)?;
         same_vocab("the checkpoint", &ck.vocab, config, text)?;
         let spec = config.spec(text.vocab.len());

@@ -119,7 +119,10 @@ fn open(bytes: &[u8]) -> Checked<(SafeTensors<'_>, Vocab)> {
         .as_ref()
         .and_then(|m| m.get("vocab"))
         .ok_or(Problem::NoVocab)?;
-    Ok((tensors, Vocab::from_json(vocab_json).map_err(Problem::Vocab)?))
+    Ok((
+        tensors,
+        Vocab::from_json(vocab_json).map_err(Problem::Vocab)?,
+    ))
 }
 
 /// A float tensor's data, refusing other dtypes.
@@ -178,19 +181,29 @@ mod tests {
                 .to_string()
         };
 
-        let mut named: Vec<(&str, TensorData)> = w.named().into_iter().map(|(n, d)| (n, d.clone())).collect();
+        let mut named: Vec<(&str, TensorData)> =
+            w.named().into_iter().map(|(n, d)| (n, d.clone())).collect();
         named[1].0 = "W_hh";
         let msg = e(named, &vocab);
         assert!(msg.contains("no tensor named Whh"), "{msg}");
 
-        let mut named: Vec<(&str, TensorData)> = w.named().into_iter().map(|(n, d)| (n, d.clone())).collect();
+        let mut named: Vec<(&str, TensorData)> =
+            w.named().into_iter().map(|(n, d)| (n, d.clone())).collect();
         named[2].1 = transpose(&named[2].1); // Why given as [H,V]
         let msg = e(named, &vocab);
-        assert!(msg.contains("Why has shape [5, 3]; expected [3, 5]"), "{msg}");
+        assert!(
+            msg.contains("Why has shape [5, 3]; expected [3, 5]"),
+            "{msg}"
+        );
 
         let other = Vocab::from_chars("xyzw".chars().collect());
-        let msg = checked_from_bytes(&to_bytes(&w, &other)).unwrap_err().to_string();
-        assert!(msg.contains("Wxh has shape [5, 3]; expected [5, 4]"), "{msg}");
+        let msg = checked_from_bytes(&to_bytes(&w, &other))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("Wxh has shape [5, 3]; expected [5, 4]"),
+            "{msg}"
+        );
         assert!(
             checked_from_bytes(b"nonsense")
                 .unwrap_err()

@@ -207,17 +207,13 @@ pub fn train(args: &TrainArgs) -> Result<i32> {
     let first_iter = s.trainer.progress.iter;
     while c.iterations == 0 || s.trainer.progress.iter < c.iterations {
         let n = s.trainer.progress.iter;
-        let step = match s.trainer.step(every(n, c.sample_every).then_some(c.sample_length)) {
-            Ok(step) => step,
-            Err(e) => {
-                out.metrics.flush()?;
-                if let Some(b) = &bar {
-                    b.abandon();
-                }
-                let dir = out.dir.display();
-                bail!("{e}; stopped, the last good checkpoint in {dir} is kept");
-            }
-        };
+        let sample = every(n, c.sample_every).then_some(c.sample_length);
+        let step = s.trainer.step(sample).or_else(|e| {
+            out.metrics.flush()?;
+            bar.iter().for_each(ProgressBar::abandon);
+            let dir = out.dir.display();
+            bail!("{e}; stopped, the last good checkpoint in {dir} is kept")
+        })?;
         report(&s.trainer, &step, &say);
         out.metrics.row(step.iter, step.loss, step.smooth_loss)?;
         let done = step.iter + 1;
@@ -226,12 +222,7 @@ pub fn train(args: &TrainArgs) -> Result<i32> {
         }
         if let Some(b) = &bar {
             let rate = (done - first_iter) as f64 / started.elapsed().as_secs_f64().max(1e-9);
-            b.set_position(done);
-            b.set_message(format!(
-                "{rate:.0} it/s, {:.0} chars/s, smooth loss {:.3}",
-                rate * (c.seq_length * c.batch_size) as f64,
-                step.smooth_loss
-            ));
+            show_rate(b, done, rate, &c, step.smooth_loss);
         }
         let stop = interrupted.load(Ordering::SeqCst);
         if every(done, c.checkpoint_every) || stop {
@@ -241,7 +232,10 @@ pub fn train(args: &TrainArgs) -> Result<i32> {
             if let Some(b) = &bar {
                 b.abandon();
             }
-            eprintln!("interrupted at iteration {done}; checkpoint saved in {}", out.dir.display());
+            eprintln!(
+                "interrupted at iteration {done}; checkpoint saved in {}",
+                out.dir.display()
+            );
             return Ok(INTERRUPTED);
         }
     }
@@ -260,6 +254,14 @@ pub fn train(args: &TrainArgs) -> Result<i32> {
     Ok(0)
 }
 
+fn show_rate(bar: &ProgressBar, done: u64, iters_per_s: f64, c: &TrainConfig, smooth: f64) {
+    bar.set_position(done);
+    bar.set_message(format!(
+        "{iters_per_s:.0} it/s, {:.0} chars/s, smooth loss {smooth:.3}",
+        iters_per_s * (c.seq_length * c.batch_size) as f64,
+    ));
+}
+
 /// The original's printed lines: a sample when one was drawn, and
 /// `iter n, loss: x` every print_every iterations.
 fn report(trainer: &Trainer, step: &Step, say: &dyn Fn(&str)) {
@@ -269,7 +271,10 @@ fn report(trainer: &Trainer, step: &Step, say: &dyn Fn(&str)) {
         say(&format!("----\n {txt} \n----"));
     }
     if every(step.iter, trainer.config().print_every) {
-        say(&format!("iter {}, loss: {:.6}", step.iter, step.smooth_loss));
+        say(&format!(
+            "iter {}, loss: {:.6}",
+            step.iter, step.smooth_loss
+        ));
     }
 }
 

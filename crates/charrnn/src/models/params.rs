@@ -91,8 +91,16 @@ fn layer(spec: &ModelSpec, k: usize) -> [Param; 4] {
     let (gh, h) = (spec.kind.gates() * spec.hidden, spec.hidden);
     let input = if k == 0 { spec.vocab } else { h };
     [
-        row(format!("rnn.weight_ih_l{k}"), &[gh, input], Slot::InputWeight(k)),
-        row(format!("rnn.weight_hh_l{k}"), &[gh, h], Slot::RecurrentWeight(k)),
+        row(
+            format!("rnn.weight_ih_l{k}"),
+            &[gh, input],
+            Slot::InputWeight(k),
+        ),
+        row(
+            format!("rnn.weight_hh_l{k}"),
+            &[gh, h],
+            Slot::RecurrentWeight(k),
+        ),
         row(format!("rnn.bias_ih_l{k}"), &[gh], Slot::InputBias(k)),
         row(format!("rnn.bias_hh_l{k}"), &[gh], Slot::RecurrentBias(k)),
     ]
@@ -210,7 +218,10 @@ mod tests {
         let spec = ModelSpec::new(ModelKind::Lstm, 2, 5, 3);
         for p in table(&spec) {
             let n: usize = p.shape.iter().product();
-            let d = TensorData::new((0..n).map(|i| i as f64).collect::<Vec<_>>(), p.shape.clone());
+            let d = TensorData::new(
+                (0..n).map(|i| i as f64).collect::<Vec<_>>(),
+                p.shape.clone(),
+            );
             let m = to_module(&p, &d);
             assert_eq!(m.shape().as_slice(), p.module_shape(), "{}", p.name);
             assert_eq!(to_file(&p, &m), d, "{}", p.name);

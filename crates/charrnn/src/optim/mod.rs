@@ -13,11 +13,10 @@
 
 mod adagrad;
 mod clamped;
+pub mod state;
 
 pub use adagrad::{AdagradState, ClampedAdagrad, EPSILON};
 pub use clamped::Clamped;
-
-use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, RmsPropConfig, SgdConfig};
@@ -91,27 +90,23 @@ impl OptimizerSettings {
 
 impl OptimizerSettings {
     /// The optimizer with state restored from burnpack `bytes` (a
-    /// checkpoint's), checked against `model` (on an autodiff device): the
-    /// state must parse, and one trial step on a copy, with zero gradients,
-    /// must run and leave every weight finite. Burn 0.22.1 panics on some
-    /// malformed records and would only fail later on a state of the wrong
-    /// shape; both become an error here, before training starts.
-    pub fn restore(
-        &self,
-        bytes: Bytes,
-        model: &Network,
-    ) -> std::result::Result<ModuleOptimizer, Problem> {
-        let corrupt = |what: &str| Problem::BadOptimizer(what.into());
-        let optim = quietly(|| self.init().from_bytes(bytes))
-            .ok_or_else(|| corrupt("unreadable"))?
-            .map_err(|e| corrupt(&format!("{e:?}")))?;
-        let trial = quietly(|| {
-            let loss = zero_loss(model);
-            let grads = GradientsParams::from_grads(loss.backward(), model);
-            optim.clone().step(1e-3, model.clone(), grads).to_weights()
-        })
-        .ok_or_else(|| corrupt("it does not fit the network"))?;
-        crate::weights::check_finite(&trial).map_err(|e| corrupt(&e.to_string()))?;
+    /// checkpoint's), checked against `model` (on an autodiff device) before
+    /// Burn reads it: every tensor must belong to one of the network's
+    /// parameters, with its shape and the run's dtype ([`state::SavedState`]).
+    /// Then one trial step on a copy, with zero gradients, must leave every
+    /// weight finite.
+    pub fn restore(&self, bytes: Bytes, model: &Network) -> Result<ModuleOptimizer, Problem> {
+        let saved = state::SavedState::read(&bytes)?;
+        saved.check(&model.spec(), model.precision().dtype())?;
+        let optim = self
+            .init()
+            .from_bytes(bytes)
+            .map_err(|e| Problem::BadOptimizer(format!("{e:?}")))?;
+        let loss = zero_loss(model);
+        let grads = GradientsParams::from_grads(loss.backward(), model);
+        let trial = optim.clone().step(1e-3, model.clone(), grads).to_weights();
+        crate::weights::check_finite(&trial)
+            .map_err(|e| Problem::BadOptimizer(format!("a trial step makes {e}")))?;
         Ok(optim)
     }
 }
@@ -134,13 +129,4 @@ fn zero_loss(model: &Network) -> burn::tensor::Tensor<1> {
     let mut sum = Sum(None);
     model.visit(&mut sum);
     sum.0.expect("a network has parameters")
-}
-
-/// Runs `f`, turning a panic into None without printing it.
-fn quietly<T>(f: impl FnOnce() -> T) -> Option<T> {
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let out = catch_unwind(AssertUnwindSafe(f)).ok();
-    std::panic::set_hook(hook);
-    out
 }
