@@ -301,7 +301,7 @@ fn load_checkpoint(bytes: &[u8], device: &Device) -> Result<(), String> {
 
 fn load_config(bytes: &[u8]) -> Result<(), String> {
     let text = std::str::from_utf8(bytes).map_err(|e| e.to_string())?;
-    let c = TrainConfig::parse(text)?;
+    let c = TrainConfig::parse(text).map_err(|e| e.to_string())?;
     c.validate().map_err(|e| e.to_string())
 }
 

@@ -163,8 +163,8 @@ impl Checkpoint {
         let rng = |k: &str| -> std::result::Result<ChaCha8Rng, Problem> {
             serde_json::from_str(&get(k)?).map_err(|e| bad(k, e.to_string()))
         };
-        let vocab = Vocab::from_json(&get("vocab")?).map_err(Problem::Vocab)?;
-        let config = TrainConfig::parse(&get("config")?).map_err(|e| bad("config", e))?;
+        let vocab = Vocab::from_json(&get("vocab")?)?;
+        let config = TrainConfig::parse(&get("config")?).map_err(Problem::Config)?;
         config
             .validate()
             .map_err(|e| Problem::BadConfig(e.to_string()))?;

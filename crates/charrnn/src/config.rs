@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::Precision;
-use crate::error::{Error, Result};
+use crate::error::{ConfigProblem, Error, Result};
 use crate::models::{ModelKind, ModelSpec};
 use crate::optim::{OptimizerKind, OptimizerSettings};
 
@@ -137,9 +137,9 @@ impl TrainConfig {
             path: path.to_path_buf(),
             error,
         })?;
-        let mut config = Self::parse(&text).map_err(|message| Error::Config {
+        let mut config = Self::parse(&text).map_err(|problem| Error::Config {
             path: path.to_path_buf(),
-            message,
+            problem,
         })?;
         let dir = path.parent().unwrap_or(Path::new(""));
         config.data = dir.join(&config.data);
@@ -148,7 +148,7 @@ impl TrainConfig {
     }
 
     /// Parses TOML text; an unknown key gets the closest valid key suggested.
-    pub fn parse(text: &str) -> std::result::Result<Self, String> {
+    pub fn parse(text: &str) -> std::result::Result<Self, ConfigProblem> {
         toml::from_str(text).map_err(|e| {
             let msg = e.message().to_string();
             if let Some(key) = msg
@@ -159,19 +159,21 @@ impl TrainConfig {
                     .iter()
                     .min_by_key(|k| strsim::levenshtein(key, k))
                     .expect("KEYS is not empty");
-                format!("unknown key `{key}` (did you mean `{best}`?)")
-            } else {
-                // Name the line at fault (it holds the key), not just the type error.
-                let at = e.span().map(|span| {
-                    let line = text[..span.start].matches('\n').count();
-                    let content = text.lines().nth(line).unwrap_or("").trim();
-                    format!(" at line {} (`{content}`)", line + 1)
-                });
-                format!(
-                    "not a valid config{}: {}",
-                    at.unwrap_or_default(),
-                    msg.trim()
-                )
+                return ConfigProblem::UnknownKey {
+                    key: key.into(),
+                    suggestion: best.to_string(),
+                };
+            }
+            // Name the line at fault (it holds the key), not just the type error.
+            let line = e.span().map(|span| text[..span.start].matches('\n').count());
+            ConfigProblem::Invalid {
+                line: line.map(|l| l + 1),
+                content: line
+                    .and_then(|l| text.lines().nth(l))
+                    .unwrap_or("")
+                    .trim()
+                    .to_string(),
+                detail: msg.trim().to_string(),
             }
         })
     }
@@ -293,7 +295,7 @@ mod tests {
 
     #[test]
     fn unknown_key_suggests_the_closest() {
-        let e = TrainConfig::parse("hiden_size = 3").unwrap_err();
+        let e = TrainConfig::parse("hiden_size = 3").unwrap_err().to_string();
         assert!(
             e.contains("`hiden_size`") && e.contains("`hidden_size`"),
             "{e}"
@@ -325,7 +327,9 @@ mod tests {
         );
         let c = TrainConfig::parse("clip = 0.0").unwrap();
         assert!(c.validate().unwrap_err().to_string().contains("clip"));
-        let e = TrainConfig::parse("seed = 1\nseq_length = -3").unwrap_err();
+        let e = TrainConfig::parse("seed = 1\nseq_length = -3")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("line 2 (`seq_length = -3`)"), "{e}");
     }
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Problem, Result};
 
 /// The text's distinct chars, sorted by code point; a char's id is its index.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,20 +72,20 @@ impl Vocab {
     }
 
     /// Reads the `vocab` metadata written by [`Vocab::to_json`] (or by numpy).
-    pub fn from_json(json: &str) -> std::result::Result<Self, String> {
-        let list: Vec<String> = serde_json::from_str(json)
-            .map_err(|e| format!("vocab is not a JSON list of strings: {e}"))?;
+    pub fn from_json(json: &str) -> std::result::Result<Self, Problem> {
+        let list: Vec<String> =
+            serde_json::from_str(json).map_err(|e| Problem::VocabNotAList(e.to_string()))?;
         let mut chars = Vec::with_capacity(list.len());
         for s in &list {
             let mut it = s.chars();
             match (it.next(), it.next()) {
                 (Some(c), None) => chars.push(c),
-                _ => return Err(format!("vocab entry {s:?} is not one character")),
+                _ => return Err(Problem::VocabEntry(s.clone())),
             }
         }
         let vocab = Self::from_chars(chars.clone());
         if vocab.chars != chars {
-            return Err("vocab is not sorted by code point without repeats".into());
+            return Err(Problem::VocabUnsorted);
         }
         Ok(vocab)
     }

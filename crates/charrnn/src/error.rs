@@ -45,8 +45,11 @@ pub enum Error {
         needed: usize,
         streams: usize,
     },
-    #[error("config {path}: {message}")]
-    Config { path: PathBuf, message: String },
+    #[error("config {path}: {problem}")]
+    Config {
+        path: PathBuf,
+        problem: ConfigProblem,
+    },
     #[error("invalid value for {key}: {message}")]
     InvalidValue { key: String, message: String },
     /// A weights file (or the weights of a model given in memory, path empty).
@@ -186,8 +189,50 @@ pub enum Problem {
     NoOptimizer,
     #[error("optimizer state is corrupt ({0})")]
     BadOptimizer(String),
-    #[error("{0}")]
-    Vocab(String),
+    #[error("vocab is not a JSON list of strings: {0}")]
+    VocabNotAList(String),
+    #[error("vocab entry {0:?} is not one character")]
+    VocabEntry(String),
+    #[error("vocab is not sorted by code point without repeats")]
+    VocabUnsorted,
+    #[error("bad `config`: {0}")]
+    Config(ConfigProblem),
+}
+
+/// A name that is none of a setting's valid names (model, optimizer, precision).
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("unknown {what} `{given}` (expected {})", or_list(valid))]
+pub struct UnknownName {
+    pub what: &'static str,
+    pub given: String,
+    pub valid: Vec<&'static str>,
+}
+
+/// "a, b or c".
+fn or_list(names: &[&str]) -> String {
+    match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => names.join(""),
+    }
+}
+
+/// What is wrong with a config file's text.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ConfigProblem {
+    #[error("unknown key `{key}` (did you mean `{suggestion}`?)")]
+    UnknownKey { key: String, suggestion: String },
+    /// A TOML or type error, at a line when known.
+    #[error("not a valid config{}: {detail}", at_line(*line, content))]
+    Invalid {
+        line: Option<usize>,
+        content: String,
+        detail: String,
+    },
+}
+
+fn at_line(line: Option<usize>, content: &str) -> String {
+    line.map(|n| format!(" at line {n} (`{content}`)"))
+        .unwrap_or_default()
 }
 
 /// Names, the first eight of them.

@@ -40,5 +40,5 @@ pub mod saved;
 pub mod train;
 pub mod weights;
 
-pub use error::{Error, Result};
+pub use error::{ConfigProblem, Error, Problem, Result};
 pub use precision::Precision;

@@ -26,17 +26,15 @@ macro_rules! named_enum {
         }
 
         impl std::str::FromStr for $ty {
-            type Err = String;
+            type Err = $crate::error::UnknownName;
 
-            fn from_str(s: &str) -> std::result::Result<Self, String> {
+            fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
                 Self::ALL.iter().copied().find(|k| k.name() == s).ok_or_else(|| {
-                    let names: Vec<&str> = Self::ALL.iter().map(|k| k.name()).collect();
-                    let (last, rest) = names.split_last().expect("at least one variant");
-                    format!(
-                        "unknown {} `{s}` (expected {} or {last})",
-                        $what,
-                        rest.join(", ")
-                    )
+                    $crate::error::UnknownName {
+                        what: $what,
+                        given: s.to_string(),
+                        valid: Self::ALL.iter().map(|k| k.name()).collect(),
+                    }
                 })
             }
         }

@@ -121,7 +121,7 @@ fn open(bytes: &[u8]) -> Checked<(SafeTensors<'_>, Vocab)> {
         .ok_or(Problem::NoVocab)?;
     Ok((
         tensors,
-        Vocab::from_json(vocab_json).map_err(Problem::Vocab)?,
+        Vocab::from_json(vocab_json)?,
     ))
 }
 
