@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use charrnn::Precision;
 use charrnn::models::ModelKind;
 use charrnn::optim::OptimizerKind;
+
+use crate::backend::Backend;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser, Debug)]
@@ -26,7 +28,7 @@ pub struct Cli {
 fn backends_help() -> String {
     format!(
         "Backends compiled in: {}",
-        crate::backend::COMPILED.join(", ")
+        crate::backend::compiled().join(", ")
     )
 }
 
@@ -76,7 +78,7 @@ pub struct ModelArgs {
     pub batch_size: Option<usize>,
     /// Backend (see the list below) [default: flex]
     #[arg(long)]
-    pub backend: Option<String>,
+    pub backend: Option<Backend>,
     /// CPU threads for large matrix products on flex and ndarray (2 paid at hidden size 512, not at 100-128) [default: 1]
     #[arg(long, allow_negative_numbers = true)]
     pub threads: Option<usize>,
@@ -170,7 +172,7 @@ pub struct SampleArgs {
     pub seed: u64,
     /// Backend to sample on [default: the run's, else flex]
     #[arg(long)]
-    pub backend: Option<String>,
+    pub backend: Option<Backend>,
 }
 
 #[derive(Args, Debug)]
@@ -186,5 +188,5 @@ pub struct EvalArgs {
     pub seq_length: usize,
     /// Backend to evaluate on [default: the run's, else flex]
     #[arg(long)]
-    pub backend: Option<String>,
+    pub backend: Option<Backend>,
 }

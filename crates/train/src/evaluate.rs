@@ -20,7 +20,7 @@ pub fn run(a: &EvalArgs) -> Result<i32> {
     if a.seq_length == 0 {
         bail!("invalid value for --seq-length: 0 (must be at least 1)");
     }
-    let (model, vocab) = open_model(&a.checkpoint, a.backend.as_deref())?;
+    let (model, vocab) = open_model(&a.checkpoint, a.backend)?;
     let spec = model.spec();
     let mut unknown = std::collections::BTreeSet::new();
     stream(&a.data, &vocab, |ids, bad| {

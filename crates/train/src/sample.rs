@@ -12,7 +12,7 @@ use charrnn::saved::Saved;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::backend;
+use crate::backend::{self, Backend};
 use crate::cli::SampleArgs;
 
 pub fn run(a: &SampleArgs) -> Result<i32> {
@@ -28,7 +28,7 @@ pub fn run(a: &SampleArgs) -> Result<i32> {
             a.temperature
         );
     }
-    let (model, vocab) = open_model(&a.checkpoint, a.backend.as_deref())?;
+    let (model, vocab) = open_model(&a.checkpoint, a.backend)?;
     let prime = a.prime.clone().unwrap_or_default();
     let ids = match vocab.encode(&prime) {
         Ok(ids) => ids,
@@ -69,13 +69,13 @@ pub fn run(a: &SampleArgs) -> Result<i32> {
 /// The network of a run directory, checkpoint or weights file (see
 /// [`Saved`]) on `backend`: the one given, else the run's if this binary has
 /// it, else the default.
-pub fn open_model(path: &Path, backend: Option<&str>) -> Result<(Network, Vocab)> {
+pub fn open_model(path: &Path, backend: Option<Backend>) -> Result<(Network, Vocab)> {
     let saved = Saved::open(path)?;
-    let name = match (backend, &saved.backend) {
-        (Some(b), _) => b,
-        (None, Some(b)) if backend::COMPILED.contains(&b.as_str()) => b.as_str(),
-        _ => backend::COMPILED[0],
-    };
+    let run_backend = saved.backend.as_deref().and_then(|b| b.parse().ok());
+    let name = backend
+        .or(run_backend.filter(|b: &Backend| backend::compiled().contains(&b.name())))
+        .unwrap_or_else(backend::default)
+        .name();
     let device = backend::device(name, saved.weights.precision())?;
     Ok((saved.network(&device)?, saved.vocab))
 }

@@ -61,7 +61,10 @@ pub fn apply_flags(c: &mut TrainConfig, a: &TrainArgs) -> Result<()> {
         ($args:expr => $($field:ident),*) => { $( if let Some(v) = $args.$field.clone() { c.$field = v; } )* };
     }
     let (m, o) = (&a.model, &a.optim);
-    set!(m => data, seed, hidden_size, seq_length, backend, batch_size, threads, layers, dropout, model);
+    set!(m => data, seed, hidden_size, seq_length, batch_size, threads, layers, dropout, model);
+    if let Some(b) = m.backend {
+        c.backend = b.name().into();
+    }
     set!(o => learning_rate, clip, precision, optimizer);
     set!(a => iterations, sample_every, sample_length, print_every, checkpoint_every);
     set!(a => val_fraction, eval_every);
