@@ -26,7 +26,8 @@
 use burn::tensor::{DType, Device, Tensor, TensorData};
 
 use crate::data::Chunk;
-use crate::models::NamedWeights;
+use crate::models::params::{self, Slot};
+use crate::models::{Layout, ModelKind, ModelSpec, NamedWeights};
 
 /// The original's five parameters in its names, shapes and orientation, on
 /// the host: Wxh [H,V], Whh [H,H], Why [V,H], bh [H,1], by [V,1] (and, for
@@ -43,13 +44,16 @@ pub struct Weights {
 impl Weights {
     /// From min-char-rnn's named tensors (a network of the original layout).
     pub fn from_named(w: &NamedWeights) -> Self {
-        let get = |n: &str| w.get(n).expect("the original's five tensors").clone();
+        let get = |slot| {
+            let name = params::name(Layout::Original, slot).expect("the original's slot");
+            w.get(&name).expect("the original's five tensors").clone()
+        };
         Self {
-            wxh: get("Wxh"),
-            whh: get("Whh"),
-            why: get("Why"),
-            bh: get("bh"),
-            by: get("by"),
+            wxh: get(Slot::InputWeight(0)),
+            whh: get(Slot::RecurrentWeight(0)),
+            why: get(Slot::OutputWeight),
+            bh: get(Slot::InputBias(0)),
+            by: get(Slot::OutputBias),
         }
     }
 
@@ -58,30 +62,26 @@ impl Weights {
         NamedWeights::new(
             self.named()
                 .into_iter()
-                .map(|(n, d)| (n.to_string(), d.clone()))
+                .map(|(n, d)| (n, d.clone()))
                 .collect(),
         )
     }
 
-    /// (name, data) pairs in the original's order.
-    pub fn named(&self) -> [(&'static str, &TensorData); 5] {
-        [
-            ("Wxh", &self.wxh),
-            ("Whh", &self.whh),
-            ("Why", &self.why),
-            ("bh", &self.bh),
-            ("by", &self.by),
-        ]
+    /// (name, data) pairs in the original's order (the parameter table's).
+    pub fn named(&self) -> Vec<(String, &TensorData)> {
+        let fields = [&self.wxh, &self.whh, &self.why, &self.bh, &self.by];
+        names().into_iter().zip(fields).collect()
     }
 
-    pub fn named_mut(&mut self) -> [(&'static str, &mut TensorData); 5] {
-        [
-            ("Wxh", &mut self.wxh),
-            ("Whh", &mut self.whh),
-            ("Why", &mut self.why),
-            ("bh", &mut self.bh),
-            ("by", &mut self.by),
-        ]
+    pub fn named_mut(&mut self) -> Vec<(String, &mut TensorData)> {
+        let fields = [
+            &mut self.wxh,
+            &mut self.whh,
+            &mut self.why,
+            &mut self.bh,
+            &mut self.by,
+        ];
+        names().into_iter().zip(fields).collect()
     }
 
     /// (V, H) read off Why's shape.
@@ -89,6 +89,12 @@ impl Weights {
         let s = self.why.shape();
         (s[0], s[1])
     }
+}
+
+/// The original's names, Wxh … by, in its order.
+fn names() -> Vec<String> {
+    let spec = ModelSpec::new(ModelKind::Rnn, 1, 1, 1);
+    params::table(&spec).into_iter().map(|p| p.name).collect()
 }
 
 /// The loss, every hidden state and the (unclipped) gradients of one chunk.

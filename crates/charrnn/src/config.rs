@@ -165,7 +165,9 @@ impl TrainConfig {
                 };
             }
             // Name the line at fault (it holds the key), not just the type error.
-            let line = e.span().map(|span| text[..span.start].matches('\n').count());
+            let line = e
+                .span()
+                .map(|span| text[..span.start].matches('\n').count());
             ConfigProblem::Invalid {
                 line: line.map(|l| l + 1),
                 content: line
@@ -295,7 +297,9 @@ mod tests {
 
     #[test]
     fn unknown_key_suggests_the_closest() {
-        let e = TrainConfig::parse("hiden_size = 3").unwrap_err().to_string();
+        let e = TrainConfig::parse("hiden_size = 3")
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("`hiden_size`") && e.contains("`hidden_size`"),
             "{e}"

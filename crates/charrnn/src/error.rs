@@ -54,9 +54,15 @@ pub enum Error {
     InvalidValue { key: String, message: String },
     /// A weights file (or the weights of a model given in memory, path empty).
     #[error("{}{problem}", at(path))]
-    Weights { path: PathBuf, problem: Problem },
+    Weights {
+        path: PathBuf,
+        problem: Box<Problem>,
+    },
     #[error("checkpoint{}{problem}", at_checkpoint(path))]
-    Checkpoint { path: PathBuf, problem: Problem },
+    Checkpoint {
+        path: PathBuf,
+        problem: Box<Problem>,
+    },
     #[error("{path}: no such file or directory")]
     NotFound { path: PathBuf },
     #[error("checkpoint {path}: no checkpoint.safetensors there")]
@@ -129,12 +135,14 @@ pub enum Problem {
         expected: burn::tensor::DType,
     },
     #[error(
-        "neither min-char-rnn's tensors ({}) nor PyTorch's (rnn.weight_hh_l0, out.weight, ...); found {}",
+        "neither min-char-rnn's tensors ({}) nor PyTorch's ({}, ...); found {}",
         list(original),
+        list(pytorch),
         list(found)
     )]
     NotANetwork {
         original: Vec<String>,
+        pytorch: Vec<String>,
         found: Vec<String>,
     },
     #[error("{a} has shape {a_shape:?} and {b} {b_shape:?}; expected 2-D tensors")]
@@ -145,9 +153,9 @@ pub enum Problem {
         b_shape: Vec<usize>,
     },
     #[error(
-        "rnn.weight_hh_l0 has shape {0:?}: its rows are not 1, 3 or 4 times its columns (tanh RNN, GRU, LSTM)"
+        "{name} has shape {shape:?}: its rows are not 1, 3 or 4 times its columns (tanh RNN, GRU, LSTM)"
     )]
-    GateRows(Vec<usize>),
+    GateRows { name: String, shape: Vec<usize> },
     #[error(
         "no tensor named {} (a {network} network has {})",
         list(missing),
@@ -271,7 +279,7 @@ impl Problem {
     pub fn in_weights(self, path: impl Into<PathBuf>) -> Error {
         Error::Weights {
             path: path.into(),
-            problem: self,
+            problem: Box::new(self),
         }
     }
 
@@ -279,7 +287,7 @@ impl Problem {
     pub fn in_checkpoint(self, path: impl Into<PathBuf>) -> Error {
         Error::Checkpoint {
             path: path.into(),
-            problem: self,
+            problem: Box::new(self),
         }
     }
 }

@@ -85,7 +85,7 @@ impl Saved {
             &Estimate::inference(&self.spec, self.weights.precision(), 1),
         )?;
         Network::load(&self.spec, &self.weights, device).map_err(|e| match e {
-            Error::Weights { problem, .. } => problem.in_weights(&self.path),
+            Error::Weights { problem, .. } => (*problem).in_weights(&self.path),
             other => other,
         })
     }

@@ -84,7 +84,7 @@ impl Trainer {
                 let (w, vocab) = crate::weights::read(path)?;
                 same_vocab(&path.display().to_string(), &vocab, config, text)?;
                 Network::load(&spec, &w.cast(config.precision), device).map_err(|e| match e {
-                    Error::Weights { problem, .. } => problem.in_weights(path),
+                    Error::Weights { problem, .. } => (*problem).in_weights(path),
                     other => other,
                 })?
             }
@@ -133,7 +133,7 @@ impl Trainer {
         let spec = config.spec(text.vocab.len());
         let at = || config.data.clone();
         let model = Network::load(&spec, &ck.weights, device).map_err(|e| match e {
-            Error::Weights { problem, .. } => problem.in_checkpoint(at()),
+            Error::Weights { problem, .. } => (*problem).in_checkpoint(at()),
             other => other,
         })?;
         let mut trainer = Self::new(model, config, text, device)?;

@@ -119,10 +119,7 @@ fn open(bytes: &[u8]) -> Checked<(SafeTensors<'_>, Vocab)> {
         .as_ref()
         .and_then(|m| m.get("vocab"))
         .ok_or(Problem::NoVocab)?;
-    Ok((
-        tensors,
-        Vocab::from_json(vocab_json)?,
-    ))
+    Ok((tensors, Vocab::from_json(vocab_json)?))
 }
 
 /// A float tensor's data, refusing other dtypes.

@@ -50,7 +50,12 @@ impl std::str::FromStr for Backend {
         Self::ALL
             .into_iter()
             .find(|b| b.name() == s)
-            .ok_or_else(|| format!("unknown backend `{s}` (compiled in: {})", compiled().join(", ")))
+            .ok_or_else(|| {
+                format!(
+                    "unknown backend `{s}` (compiled in: {})",
+                    compiled().join(", ")
+                )
+            })
     }
 }
 

@@ -27,53 +27,34 @@ pub fn infer(w: &NamedWeights) -> Checked<ModelSpec> {
     let shape = |name: &str| w.get(name).map(|d| d.shape().to_vec());
     let original = params::table(&ModelSpec::new(ModelKind::Rnn, 1, 1, 1));
     if original.iter().any(|p| w.get(&p.name).is_some()) {
-        // Sizes from whichever of the original's matrices are there and 2-D;
-        // `check` then names any tensor that is missing or misshapen.
-        let dims = |slot: Slot| {
-            let p = original.iter().find(|p| p.slot == slot)?;
-            shape(&p.name).filter(|s| s.len() == 2)
-        };
-        let (wxh, whh, why) = (
-            dims(Slot::InputWeight(0)),
-            dims(Slot::RecurrentWeight(0)),
-            dims(Slot::OutputWeight),
-        );
-        let hidden = whh.as_ref().or(wxh.as_ref()).map(|s| s[0]);
-        let hidden = hidden.or(why.as_ref().map(|s| s[1]));
-        let vocab = wxh.as_ref().map(|s| s[1]).or(why.as_ref().map(|s| s[0]));
-        return match (vocab, hidden) {
-            (Some(v), Some(h)) => Ok(ModelSpec::new(ModelKind::Rnn, 1, v, h)),
-            _ => Err(Problem::Missing {
-                missing: original
-                    .iter()
-                    .filter(|p| !p.slot.is_bias() && w.get(&p.name).is_none())
-                    .map(|p| p.name.clone())
-                    .collect(),
-                network: "min-char-rnn".into(),
-                expected: original.into_iter().map(|p| p.name).collect(),
-            }),
-        };
+        return infer_original(w, &original);
     }
-    let (Some(hh), Some(out)) = (shape("rnn.weight_hh_l0"), shape("out.weight")) else {
+    let name = |slot| params::name(Layout::PyTorch, slot).expect("PyTorch names every slot");
+    let (hh, out) = (name(Slot::RecurrentWeight(0)), name(Slot::OutputWeight));
+    let (Some(hh_shape), Some(out_shape)) = (shape(&hh), shape(&out)) else {
         return Err(Problem::NotANetwork {
             original: original.into_iter().map(|p| p.name).collect(),
+            pytorch: vec![hh, out],
             found: w.names().into_iter().map(String::from).collect(),
         });
     };
-    let ([gh, h], [v, _]) = (hh.as_slice(), out.as_slice()) else {
+    let ([gh, h], [v, _]) = (hh_shape.as_slice(), out_shape.as_slice()) else {
         return Err(Problem::Not2d {
-            a: "rnn.weight_hh_l0".into(),
-            a_shape: hh,
-            b: "out.weight".into(),
-            b_shape: out,
+            a: hh,
+            a_shape: hh_shape,
+            b: out,
+            b_shape: out_shape,
         });
     };
     let kind = (*h > 0 && gh % h == 0)
         .then(|| ModelKind::from_gates(gh / h))
         .flatten()
-        .ok_or_else(|| Problem::GateRows(hh.clone()))?;
+        .ok_or_else(|| Problem::GateRows {
+            name: hh.clone(),
+            shape: hh_shape.clone(),
+        })?;
     let layers = (0..)
-        .take_while(|k| w.get(&format!("rnn.weight_hh_l{k}")).is_some())
+        .take_while(|&k| w.get(&name(Slot::RecurrentWeight(k))).is_some())
         .count();
     Ok(ModelSpec {
         kind,
@@ -82,6 +63,37 @@ pub fn infer(w: &NamedWeights) -> Checked<ModelSpec> {
         hidden: *h,
         layout: Layout::PyTorch,
     })
+}
+
+/// min-char-rnn's network, sized from whichever of its matrices are there
+/// and 2-D; [`check`] then names any tensor that is missing or misshapen.
+fn infer_original(w: &NamedWeights, original: &[params::Param]) -> Checked<ModelSpec> {
+    let dims = |slot: Slot| {
+        let p = original.iter().find(|p| p.slot == slot)?;
+        w.get(&p.name)
+            .map(|d| d.shape().to_vec())
+            .filter(|s| s.len() == 2)
+    };
+    let (wxh, whh, why) = (
+        dims(Slot::InputWeight(0)),
+        dims(Slot::RecurrentWeight(0)),
+        dims(Slot::OutputWeight),
+    );
+    let hidden = whh.as_ref().or(wxh.as_ref()).map(|s| s[0]);
+    let hidden = hidden.or(why.as_ref().map(|s| s[1]));
+    let vocab = wxh.as_ref().map(|s| s[1]).or(why.as_ref().map(|s| s[0]));
+    match (vocab, hidden) {
+        (Some(v), Some(h)) => Ok(ModelSpec::new(ModelKind::Rnn, 1, v, h)),
+        _ => Err(Problem::Missing {
+            missing: original
+                .iter()
+                .filter(|p| !p.slot.is_bias() && w.get(&p.name).is_none())
+                .map(|p| p.name.clone())
+                .collect(),
+            network: "min-char-rnn".into(),
+            expected: original.iter().map(|p| p.name.clone()).collect(),
+        }),
+    }
 }
 
 /// Every expected tensor present with its shape, nothing else, one dtype.

@@ -106,10 +106,24 @@ fn layer(spec: &ModelSpec, k: usize) -> [Param; 4] {
     ]
 }
 
-/// The names of the original's tensors, for messages.
-pub fn original_names() -> Vec<String> {
-    let spec = ModelSpec::new(super::ModelKind::Rnn, 1, 1, 1);
-    table(&spec).into_iter().map(|p| p.name).collect()
+/// The name of the tensor in `slot` under `layout`, if that layout has one.
+pub fn name(layout: Layout, slot: Slot) -> Option<String> {
+    let layer = match slot {
+        Slot::InputWeight(k)
+        | Slot::RecurrentWeight(k)
+        | Slot::InputBias(k)
+        | Slot::RecurrentBias(k) => k,
+        Slot::OutputWeight | Slot::OutputBias => 0,
+    };
+    let spec = ModelSpec {
+        layers: layer + 1,
+        layout,
+        ..ModelSpec::new(super::ModelKind::Rnn, layer + 1, 1, 1)
+    };
+    table(&spec)
+        .into_iter()
+        .find(|p| p.slot == slot)
+        .map(|p| p.name)
 }
 
 /// Number of parameters of `spec`, as f64 so that absurd sizes neither
