@@ -253,22 +253,10 @@ fn resume_is_exact() {
             };
             assert!(run(&a, "200").status.success());
             assert!(run(&b, "100").status.success());
-            let o = train(&[
-                "--resume",
-                &b.display().to_string(),
-                "--iterations",
-                "200",
-                "--print-every",
-                "0",
-            ]);
+            let o = bin::resume_to(&b, "200");
             assert!(o.status.success(), "{}", stderr(&o));
-            for f in ["metrics.csv", "weights.safetensors"] {
-                let (x, y) = (
-                    std::fs::read(a.join(f)).unwrap(),
-                    std::fs::read(b.join(f)).unwrap(),
-                );
-                assert!(x == y, "{backend} {precision}: {f} differs after resume");
-            }
+            let what = format!("{backend} {precision}");
+            bin::assert_same_files(&a, &b, &["metrics.csv", "weights.safetensors"], &what);
             println!("{backend} {precision}: straight and resumed runs are byte-identical");
         }
     }
@@ -400,13 +388,7 @@ fn divergence_stops_with_the_iteration_and_keeps_the_last_good_checkpoint() {
         ],
     );
     assert_refused(&o, &["diverged at iteration 1", "last good checkpoint"]);
-    let o = train(&[
-        "sample",
-        "--checkpoint",
-        &run.display().to_string(),
-        "--length",
-        "5",
-    ]);
+    let o = bin::sample(&run, &["--length", "5"]);
     assert!(
         o.status.success(),
         "the kept checkpoint loads: {}",

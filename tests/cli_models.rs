@@ -166,22 +166,10 @@ fn lstm_with_dropout_and_adam_resumes_exactly() {
         assert!(o.status.success(), "{}", stderr(&o));
         let o = run_model("lstm", &b, &flags("40"));
         assert!(o.status.success(), "{}", stderr(&o));
-        let o = train(&[
-            "--resume",
-            &b.display().to_string(),
-            "--iterations",
-            "80",
-            "--print-every",
-            "0",
-        ]);
+        let o = bin::resume_to(&b, "80");
         assert!(o.status.success(), "{}", stderr(&o));
-        for f in ["metrics.csv", "weights.safetensors"] {
-            let (x, y) = (
-                std::fs::read(a.join(f)).unwrap(),
-                std::fs::read(b.join(f)).unwrap(),
-            );
-            assert!(x == y, "{precision} {optimizer}: {f} differs after resume");
-        }
+        let what = format!("{precision} {optimizer}");
+        bin::assert_same_files(&a, &b, &["metrics.csv", "weights.safetensors"], &what);
         // Dropout is really on: the same run without it learns differently.
         let c = tmp.path().join("c");
         let mut no_dropout = flags("80");
@@ -222,19 +210,19 @@ fn sampling_works_for_every_model() {
             run.join("checkpoint.safetensors"),
             run.join("weights.safetensors"),
         ] {
-            let o = train(&[
-                "sample",
-                "--checkpoint",
-                &source.display().to_string(),
-                "--prime",
-                "First",
-                "--length",
-                "80",
-                "--seed",
-                "3",
-                "--temperature",
-                "0.8",
-            ]);
+            let o = bin::sample(
+                &source,
+                &[
+                    "--prime",
+                    "First",
+                    "--length",
+                    "80",
+                    "--seed",
+                    "3",
+                    "--temperature",
+                    "0.8",
+                ],
+            );
             assert!(
                 o.status.success(),
                 "{model} {}: {}",
@@ -494,47 +482,24 @@ fn validation_writes_eval_csv_best_weights_and_a_plot() {
 fn validation_is_unchanged_by_resume_and_agrees_across_backends() {
     let tmp = tempfile::tempdir().unwrap();
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
-    assert!(
-        run_with_validation(&a, &["--iterations", "40", "--dropout", "0.2"])
-            .status
-            .success()
-    );
-    assert!(
-        run_with_validation(&b, &["--iterations", "20", "--dropout", "0.2"])
-            .status
-            .success()
-    );
-    let o = train(&[
-        "--resume",
-        &b.display().to_string(),
-        "--iterations",
-        "40",
-        "--print-every",
-        "0",
-    ]);
+    for (dir, iterations) in [(&a, "40"), (&b, "20")] {
+        let o = run_with_validation(dir, &["--iterations", iterations, "--dropout", "0.2"]);
+        bin::assert_ok(&o, iterations);
+    }
+    let o = bin::resume_to(&b, "40");
     assert!(o.status.success(), "{}", stderr(&o));
-    for f in [
+    let files = [
         "eval.csv",
         "best.safetensors",
         "metrics.csv",
         "weights.safetensors",
-    ] {
-        assert!(
-            std::fs::read(a.join(f)).unwrap() == std::fs::read(b.join(f)).unwrap(),
-            "{f} differs after resume"
-        );
-    }
+    ];
+    bin::assert_same_files(&a, &b, &files, "validation run");
     let (c, d) = (tmp.path().join("c"), tmp.path().join("d"));
-    assert!(
-        run_with_validation(&c, &["--iterations", "10", "--backend", "ndarray"])
-            .status
-            .success()
-    );
-    assert!(
-        run_with_validation(&d, &["--iterations", "10", "--backend", "flex"])
-            .status
-            .success()
-    );
+    for (dir, backend) in [(&c, "ndarray"), (&d, "flex")] {
+        let o = run_with_validation(dir, &["--iterations", "10", "--backend", backend]);
+        bin::assert_ok(&o, backend);
+    }
     let (nd, flex) = (eval_rows(&c)[0].2, eval_rows(&d)[0].2);
     println!("validation loss after 10 iterations: flex {flex}, ndarray {nd}");
     assert!((flex - nd).abs() < 1e-4 * flex, "{flex} vs {nd}");

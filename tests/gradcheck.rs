@@ -35,6 +35,23 @@ fn original(vocab: usize, hidden: usize) -> ModelSpec {
     ModelSpec::new(ModelKind::Rnn, 1, vocab, hidden)
 }
 
+/// Runs `f` on min-char-rnn's network `w` with `chunk` from state h0.
+fn on_original<T>(
+    w: &Weights,
+    chunk: &Chunk,
+    h0: &TensorData,
+    f: impl FnOnce(&ModelSpec, &NamedWeights, &Case) -> T,
+) -> T {
+    let (v, h) = w.sizes();
+    let state = [h0.clone()];
+    let case = Case {
+        chunk,
+        state: &state,
+        masks: None,
+    };
+    f(&original(v, h), &w.to_named(), &case)
+}
+
 /// The general gradient check on min-char-rnn's network from state h0.
 fn check(
     w: &Weights,
@@ -44,14 +61,9 @@ fn check(
     seed: u64,
     device: &Device,
 ) -> Vec<gradcheck::Row> {
-    let (v, h) = w.sizes();
-    let state = [h0.clone()];
-    let case = Case {
-        chunk,
-        state: &state,
-        masks: None,
-    };
-    gradcheck::check(&original(v, h), &w.to_named(), &case, samples, seed, device)
+    on_original(w, chunk, h0, |spec, named, case| {
+        gradcheck::check(spec, named, case, samples, seed, device)
+    })
 }
 
 /// Loss, gradients (the original's layout) and last state by autodiff.
@@ -61,15 +73,9 @@ fn autodiff(
     h0: &TensorData,
     device: &Device,
 ) -> (f64, Weights, TensorData) {
-    let (v, h) = w.sizes();
-    let state = [h0.clone()];
-    let case = Case {
-        chunk,
-        state: &state,
-        masks: None,
-    };
-    let (loss, grads, state): (f64, NamedWeights, _) =
-        gradcheck::autodiff(&original(v, h), &w.to_named(), &case, device);
+    let (loss, grads, state) = on_original(w, chunk, h0, |spec, named, case| {
+        gradcheck::autodiff(spec, named, case, device)
+    });
     (loss, Weights::from_named(&grads), state[0].clone())
 }
 

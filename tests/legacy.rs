@@ -32,40 +32,42 @@ fn read(p: PathBuf) -> Vec<u8> {
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
+/// What `train sample --checkpoint <path> --length 120 --seed 3 <extra>` prints.
+fn sample(path: &Path, extra: &[&str]) -> String {
+    let p = path.display().to_string();
+    let mut args = vec![
+        "sample",
+        "--checkpoint",
+        &p,
+        "--length",
+        "120",
+        "--seed",
+        "3",
+    ];
+    args.extend_from_slice(extra);
+    let o = run(&args);
+    assert_ok(&o, &p);
+    stdout(&o)
+}
+
 #[test]
 fn old_runs_sample_the_same_text() {
     for case in CASES {
         let dir = legacy(case);
-        let run_dir = dir.join("run").display().to_string();
-        let o = run(&[
-            "sample",
-            "--checkpoint",
-            &run_dir,
-            "--length",
-            "120",
-            "--seed",
-            "3",
-            "--prime",
-            "th",
-        ]);
-        assert_ok(&o, case);
-        let want = String::from_utf8(read(dir.join("sample_run.txt"))).unwrap();
-        assert_eq!(stdout(&o), want, "{case}: sample from the run directory");
-        let weights = dir.join("run/weights.safetensors").display().to_string();
-        let o = run(&[
-            "sample",
-            "--checkpoint",
-            &weights,
-            "--length",
-            "120",
-            "--seed",
-            "3",
-            "--temperature",
-            "0.7",
-        ]);
-        assert_ok(&o, case);
-        let want = String::from_utf8(read(dir.join("sample_weights.txt"))).unwrap();
-        assert_eq!(stdout(&o), want, "{case}: sample from weights.safetensors");
+        let text = |f: &str| String::from_utf8(read(dir.join(f))).unwrap();
+        let from_run = sample(&dir.join("run"), &["--prime", "th"]);
+        assert_eq!(
+            from_run,
+            text("sample_run.txt"),
+            "{case}: from the run directory"
+        );
+        let weights = dir.join("run/weights.safetensors");
+        let from_weights = sample(&weights, &["--temperature", "0.7"]);
+        assert_eq!(
+            from_weights,
+            text("sample_weights.txt"),
+            "{case}: from weights"
+        );
         println!("{case}: both samples equal the old main's");
     }
 }
@@ -79,12 +81,8 @@ fn old_runs_resume_to_the_same_numbers() {
         let d = dir.display().to_string();
         assert_ok(&run(&["--resume", &d, "--iterations", "30"]), case);
         let want = legacy(case).join("resumed");
-        for file in ["metrics.csv", "eval.csv", "weights.safetensors"] {
-            assert!(
-                read(dir.join(file)) == read(want.join(file)),
-                "{case}: {file} differs from the old main's resumed run"
-            );
-        }
+        let files = ["metrics.csv", "eval.csv", "weights.safetensors"];
+        bin::assert_same_files(&dir, &want, &files, &format!("{case} against the old main"));
         // The rows are real: 30 iterations, the last 10 new.
         let rows = common::csv_rows(&dir.join("metrics.csv"));
         assert_eq!(rows.len(), 30, "{case}");

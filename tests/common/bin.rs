@@ -61,3 +61,35 @@ pub fn assert_refused(o: &Output, words: &[&str]) {
 pub fn assert_ok(o: &Output, what: &str) {
     assert!(o.status.success(), "{what}: {}", stderr(o));
 }
+
+/// Continues the run in `dir` to `iterations` in total, quietly.
+pub fn resume_to(dir: &Path, iterations: &str) -> Output {
+    let d = dir.display().to_string();
+    run(&[
+        "--resume",
+        &d,
+        "--iterations",
+        iterations,
+        "--print-every",
+        "0",
+    ])
+}
+
+/// Each of `files` is byte-identical in run directories `a` and `b`.
+pub fn assert_same_files(a: &Path, b: &Path, files: &[&str], what: &str) {
+    for f in files {
+        let (x, y) = (
+            std::fs::read(a.join(f)).unwrap(),
+            std::fs::read(b.join(f)).unwrap(),
+        );
+        assert!(x == y, "{what}: {f} differs after resume");
+    }
+}
+
+/// `train sample --checkpoint <path> <extra>`.
+pub fn sample(path: &Path, extra: &[&str]) -> Output {
+    let p = path.display().to_string();
+    let mut args = vec!["sample", "--checkpoint", &p];
+    args.extend_from_slice(extra);
+    run(&args)
+}
