@@ -1,4 +1,4 @@
-//! `train`: sets up a run (fresh or resumed), drives the library's trainer
+//! `train`: asks the library for a run (fresh or resumed), drives its trainer
 //! step by step, and owns everything a person sees or keeps: the original's
 //! `iter n, loss: x` lines and samples, the progress bar, metrics.csv,
 //! checkpoints, weights.safetensors, and Ctrl-C handling.
