@@ -116,6 +116,12 @@ pub fn device(name: &str, precision: Precision) -> Result<Device> {
 /// Sizes the thread pool that flex and ndarray split large matrix products
 /// over (rayon's global pool; it can be built once per process).
 pub fn use_threads(threads: usize) -> Result<()> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads > cores {
+        eprintln!(
+            "warning: {threads} threads on a machine with {cores} core(s) run slower than {cores}; see --threads"
+        );
+    }
     #[cfg(feature = "threads")]
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -128,6 +134,20 @@ pub fn use_threads(threads: usize) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Runs `f` on one of the pool's threads, so that the pool's N threads are
+/// all the threads that compute (run from the main thread, N pool threads
+/// plus the main one would share N cores).
+pub fn on_pool<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    #[cfg(feature = "threads")]
+    {
+        let mut out = None;
+        rayon::scope(|s| s.spawn(|_| out = Some(f())));
+        out.expect("the pool ran f")
+    }
+    #[cfg(not(feature = "threads"))]
+    f()
 }
 
 /// Every tensor charrnn makes names its dtype, but Burn's optimizers rebuild

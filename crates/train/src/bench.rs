@@ -5,7 +5,9 @@
 use std::time::Instant;
 
 use anyhow::Result;
+use burn::tensor::{DType, Tensor, TensorData};
 
+use crate::backend;
 use crate::cli::{BenchArgs, TrainArgs};
 use crate::run::setup;
 
@@ -13,6 +15,9 @@ use crate::run::setup;
 const WARMUP: u64 = 20;
 
 pub fn run(args: &BenchArgs) -> Result<i32> {
+    if let Some(n) = args.matmul {
+        return matmul(args, n);
+    }
     let args = TrainArgs {
         model: args.model.clone(),
         optim: args.optim.clone(),
@@ -27,9 +32,12 @@ pub fn run(args: &BenchArgs) -> Result<i32> {
     }
     let timed = total.saturating_sub(WARMUP).max(1);
     let start = Instant::now();
-    for _ in 0..timed {
-        s.trainer.step(None)?;
-    }
+    backend::on_pool(|| -> Result<()> {
+        for _ in 0..timed {
+            s.trainer.step(None)?;
+        }
+        Ok(())
+    })?;
     let secs = start.elapsed().as_secs_f64();
     let ms = 1e3 * secs / timed as f64;
     let chars = (c.seq_length * c.batch_size) as f64 * timed as f64 / secs;
@@ -70,4 +78,37 @@ pub fn peak_rss_mb() -> f64 {
                 .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
         })
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// GFLOP/s of an n×n by n×n f32 product on the configured backend and
+/// threads: the best of 10 timed products after 2 untimed.
+fn matmul(args: &BenchArgs, n: usize) -> Result<i32> {
+    let c = crate::settings::resolve(&TrainArgs {
+        model: args.model.clone(),
+        ..Default::default()
+    })?;
+    backend::use_threads(c.threads)?;
+    let device = backend::device(&c.backend, charrnn::Precision::F32)?;
+    let random = |seed: u64| {
+        let values: Vec<f32> = (0..n * n)
+            .map(|i| ((i as u64 * 2654435761 + seed) % 1000) as f32 / 1000.0)
+            .collect();
+        Tensor::<2>::from_data(TensorData::new(values, [n, n]), (&device, DType::F32))
+    };
+    let (a, b) = (random(1), random(2));
+    let mut best = f64::INFINITY;
+    for k in 0..12 {
+        let start = Instant::now();
+        let p = a.clone().matmul(b.clone());
+        let _ = p.into_data(); // waits for the product on any backend
+        if k >= 2 {
+            best = best.min(start.elapsed().as_secs_f64());
+        }
+    }
+    let gflops = 2.0 * (n as f64).powi(3) / best / 1e9;
+    println!(
+        "MATMUL backend={} threads={} n={n} gflops={gflops:.1}",
+        c.backend, c.threads
+    );
+    Ok(0)
 }

@@ -151,6 +151,10 @@ pub struct BenchArgs {
     /// Iterations to run, the first 20 untimed [default: 2000]
     #[arg(long, allow_negative_numbers = true)]
     pub iterations: Option<u64>,
+    /// Instead of training, time an N×N by N×N f32 matrix product on the backend
+    /// (the machine's matrix-product peak, for benches/side_by_side.py) [default: off]
+    #[arg(long)]
+    pub matmul: Option<usize>,
 }
 
 #[derive(Args, Debug)]

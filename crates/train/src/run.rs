@@ -197,6 +197,11 @@ pub fn train(args: &TrainArgs) -> Result<i32> {
     let mut out = Outputs::open(args, &s)?;
     let interrupted = interrupt_flag()?;
     header(&s, &out.dir);
+    backend::on_pool(|| train_loop(&mut s, &mut out, &interrupted))
+}
+
+/// Steps until the configured iterations (or Ctrl-C), writing as it goes.
+fn train_loop(s: &mut Setup, out: &mut Outputs, interrupted: &AtomicBool) -> Result<i32> {
     let c = s.trainer.config().clone();
     let bar = progress_bar(c.iterations, s.trainer.progress.iter);
     let say = |line: &str| match &bar {
