@@ -56,6 +56,9 @@ fn pytorch_golden_runs_from_the_command_line() {
         "lstm-1layer-unicode",
         "gru-3layer-b1",
         "rnn-1layer-unicode",
+        "gru-adam-unicode",
+        "lstm-rmsprop",
+        "lstm-adam",
     ];
     for case in cases {
         let dir = torch_fixture_dir(case);
@@ -71,9 +74,16 @@ fn pytorch_golden_runs_from_the_command_line() {
             ("--batch-size", "batch_size"),
             ("--learning-rate", "learning_rate"),
             ("--iterations", "iterations"),
+            ("--optimizer", "optimizer"),
         ]
         .iter()
         .flat_map(|(flag, k)| [flag.to_string(), key(k)])
+        .chain(
+            json.get("rmsprop_alpha")
+                .map(|a| ["--rmsprop-alpha".to_string(), a.to_string()])
+                .into_iter()
+                .flatten(),
+        )
         .collect();
         for backend in ["flex", "ndarray"] {
             let out = tmp.path().join(format!("{case}-{backend}"));
@@ -82,8 +92,6 @@ fn pytorch_golden_runs_from_the_command_line() {
             args.extend([
                 "--init-weights",
                 &init,
-                "--optimizer",
-                "sgd",
                 "--precision",
                 "f64",
                 "--backend",

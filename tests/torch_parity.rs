@@ -27,6 +27,8 @@ struct Fixture {
     batch_size: usize,
     learning_rate: f64,
     clip: f64,
+    optimizer: OptimizerKind,
+    rmsprop_alpha: f64,
 }
 
 fn fixture(model: &str) -> Fixture {
@@ -61,6 +63,8 @@ fn fixture(model: &str) -> Fixture {
         batch_size: num("batch_size") as usize,
         learning_rate: num("learning_rate"),
         clip: num("clip"),
+        optimizer: case["optimizer"].as_str().unwrap().parse().unwrap(),
+        rmsprop_alpha: case["rmsprop_alpha"].as_f64().unwrap_or(0.99),
     }
 }
 
@@ -119,7 +123,8 @@ fn training_matches(model: &str) {
     assert_eq!(want.len(), num_iterations(&f));
     let config = TrainConfig {
         data: f.dir.join("input.txt"),
-        optimizer: OptimizerKind::Sgd,
+        optimizer: f.optimizer,
+        rmsprop_alpha: f.rmsprop_alpha,
         clip: f.clip,
         learning_rate: f.learning_rate,
         seq_length: f.seq_length,
@@ -145,8 +150,9 @@ fn training_matches(model: &str) {
             worst_w = worst_w.max(max_abs_diff(&values(d), &w));
         }
         println!(
-            "{model} {backend}: {} SGD iterations, max rel loss diff {worst_loss:e}, max |weight diff| {worst_w:e}",
-            want.len()
+            "{model} {backend}: {} {} iterations, max rel loss diff {worst_loss:e}, max |weight diff| {worst_w:e}",
+            want.len(),
+            f.optimizer
         );
         assert!(worst_loss <= 1e-9 && worst_w <= 1e-9);
     }
@@ -188,6 +194,16 @@ fn stacked_rnn_training_matches_pytorch() {
 fn other_pytorch_cases_match() {
     for case in ["lstm-1layer-unicode", "gru-3layer-b1", "rnn-1layer-unicode"] {
         first_chunk_matches(case);
+        training_matches(case);
+    }
+}
+
+/// PyTorch's own Adam and RMSprop (f64) on the clamped gradient: a GRU with
+/// Adam on the Unicode text, a 2-layer LSTM with RMSprop at lstm.toml's
+/// α 0.95, and a 2-layer LSTM with Adam.
+#[test]
+fn adam_and_rmsprop_match_pytorch() {
+    for case in ["gru-adam-unicode", "lstm-rmsprop", "lstm-adam"] {
         training_matches(case);
     }
 }

@@ -102,6 +102,21 @@ pub struct OptimArgs {
     /// f32 or f64 [default: f32]
     #[arg(long)]
     pub precision: Option<Precision>,
+    /// Adam's β₁ [default: 0.9]
+    #[arg(long, allow_negative_numbers = true)]
+    pub adam_beta1: Option<f64>,
+    /// Adam's β₂ [default: 0.999]
+    #[arg(long, allow_negative_numbers = true)]
+    pub adam_beta2: Option<f64>,
+    /// RMSprop's smoothing constant α [default: 0.99]
+    #[arg(long, allow_negative_numbers = true)]
+    pub rmsprop_alpha: Option<f64>,
+    /// RMSprop's momentum [default: 0]
+    #[arg(long, allow_negative_numbers = true)]
+    pub rmsprop_momentum: Option<f64>,
+    /// Adam's and RMSprop's ε, outside the square root as PyTorch's [default: 1e-8]
+    #[arg(long, allow_negative_numbers = true)]
+    pub epsilon: Option<f64>,
 }
 
 #[derive(Args, Debug, Default, Clone)]

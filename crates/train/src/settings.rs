@@ -65,7 +65,8 @@ pub fn apply_flags(c: &mut TrainConfig, a: &TrainArgs) -> Result<()> {
     if let Some(b) = m.backend {
         c.backend = b.name().into();
     }
-    set!(o => learning_rate, clip, precision, optimizer);
+    set!(o => learning_rate, clip, precision, optimizer, epsilon);
+    set!(o => adam_beta1, adam_beta2, rmsprop_alpha, rmsprop_momentum);
     set!(a => iterations, sample_every, sample_length, print_every, checkpoint_every);
     set!(a => val_fraction, eval_every);
     if let Some(w) = &m.init_weights {
@@ -94,7 +95,9 @@ pub fn refuse_conflicts(saved: &TrainConfig, a: &TrainArgs) -> Result<()> {
     same!(o: precision => "precision", learning_rate => "learning-rate", clip => "clip");
     same!(m: seed => "seed", backend => "backend", model => "model", layers => "layers");
     same!(m: dropout => "dropout");
-    same!(o: optimizer => "optimizer");
+    same!(o: optimizer => "optimizer", epsilon => "epsilon");
+    same!(o: adam_beta1 => "adam-beta1", adam_beta2 => "adam-beta2");
+    same!(o: rmsprop_alpha => "rmsprop-alpha", rmsprop_momentum => "rmsprop-momentum");
     same!(a: val_fraction => "val-fraction");
     if m.init_weights.is_some() {
         conflicts.push("--init-weights (a resumed run continues from its checkpoint)".into());

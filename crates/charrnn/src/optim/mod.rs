@@ -4,22 +4,26 @@
 //!
 //! - `adagrad`: min-char-rnn's own update ([`ClampedAdagrad`], the default);
 //! - `sgd`: plain `p −= lr·g` (Burn's `Sgd` without momentum);
-//! - `rmsprop`, `adam`: Burn's own, with their hyper-parameters from the
-//!   config.
+//! - `rmsprop`, `adam`: PyTorch's formulas ([`RmsProp`], [`Adam`]), with
+//!   their hyper-parameters from the config as f64.
 //!
 //! Every gradient is clamped elementwise to [−clip, clip] first, in the run's
-//! precision ([`Clamped`] for Burn's optimizers; Adagrad clamps itself, as
-//! the original does).
+//! precision (each optimizer clamps itself, as the original does; [`Clamped`]
+//! wraps Burn's SGD).
 
 mod adagrad;
+mod adam;
 mod clamped;
+mod rmsprop;
 pub mod state;
 
 pub use adagrad::{AdagradState, ClampedAdagrad, EPSILON};
+pub use adam::{Adam, AdamState};
 pub use clamped::Clamped;
+pub use rmsprop::{RmsProp, RmsPropState};
 
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, RmsPropConfig, SgdConfig};
+use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::tensor::Bytes;
 use serde::{Deserialize, Serialize};
 
@@ -61,29 +65,21 @@ pub struct OptimizerSettings {
 impl OptimizerSettings {
     /// The optimizer, with empty state.
     pub fn init(&self) -> ModuleOptimizer {
-        // Burn keeps these hyper-parameters as f32.
-        let f = |x: f64| x as f32;
         match self.kind {
             OptimizerKind::Adagrad => ClampedAdagrad::new(self.clip).init(),
             OptimizerKind::Sgd => Clamped::new(SgdConfig::new().build(), self.clip).init(),
-            OptimizerKind::Rmsprop => Clamped::new(
-                RmsPropConfig::new()
-                    .with_alpha(f(self.alpha))
-                    .with_momentum(f(self.momentum))
-                    .with_epsilon(f(self.epsilon))
-                    .build(),
-                self.clip,
-            )
-            .init(),
-            OptimizerKind::Adam => Clamped::new(
-                AdamConfig::new()
-                    .with_beta_1(f(self.beta1))
-                    .with_beta_2(f(self.beta2))
-                    .with_epsilon(f(self.epsilon))
-                    .build(),
-                self.clip,
-            )
-            .init(),
+            OptimizerKind::Rmsprop => ModuleOptimizer::from(RmsProp {
+                clip: self.clip,
+                alpha: self.alpha,
+                momentum: self.momentum,
+                epsilon: self.epsilon,
+            }),
+            OptimizerKind::Adam => ModuleOptimizer::from(Adam {
+                clip: self.clip,
+                beta1: self.beta1,
+                beta2: self.beta2,
+                epsilon: self.epsilon,
+            }),
         }
     }
 }
