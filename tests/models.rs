@@ -135,3 +135,49 @@ fn dropout_gradients_match_finite_differences_with_the_same_mask() {
         }
     }
 }
+
+/// char-rnn's init (U(±0.08), forget-gate biases 1) draws what it says, and
+/// the gradient check holds from it.
+#[test]
+fn char_rnn_init_and_forget_bias() {
+    let config = charrnn::config::TrainConfig {
+        model: ModelKind::Lstm,
+        layers: 2,
+        init: charrnn::config::InitKind::Uniform,
+        init_scale: 0.08,
+        forget_bias: Some(1.0),
+        ..Default::default()
+    };
+    let spec = ModelSpec::new(ModelKind::Lstm, 2, 7, 5);
+    let w = config.fresh_weights(&spec, Precision::F64);
+    for (name, d) in w.named() {
+        let v = values(d);
+        if name.starts_with("rnn.bias_") {
+            let gate = &v[5..10]; // the forget gate's block (i, f, g, o)
+            let want = if name.starts_with("rnn.bias_ih") {
+                1.0
+            } else {
+                0.0
+            };
+            assert!(gate.iter().all(|&x| x == want), "{name}: {gate:?}");
+            assert!(
+                v[..5].iter().chain(&v[10..]).all(|x| x.abs() <= 0.08),
+                "{name}"
+            );
+        } else {
+            assert!(v.iter().all(|x| x.abs() <= 0.08), "{name}");
+        }
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let chunk = random_chunk(spec.vocab, 3, 2, &mut rng);
+    let state = random_state(&spec, 2, &mut rng);
+    let case = Case {
+        chunk: &chunk,
+        state: &state,
+        masks: None,
+    };
+    for (name, device) in backends() {
+        let rows = gradcheck::check(&spec, &w, &case, 6, 1, &device);
+        assert_passes(&rows, &format!("{name}: uniform 0.08, forget bias 1"));
+    }
+}

@@ -139,3 +139,40 @@ fn state_round_trips_and_continues_identically() {
         assert_eq!(r.w.val().dtype(), DType::F64, "{name}: f64 state stays f64");
     }
 }
+
+/// AdamW (Adam with decoupled weight decay λ) against PyTorch's documented
+/// update written out here in plain f64: p ← p(1 − lrλ), then Adam's step.
+#[test]
+fn adamw_matches_the_formula() {
+    let (lr, wd, b1, b2, eps, clip) = (0.01, 0.1, 0.9, 0.999, 1e-8, 5.0);
+    let grads = [[0.5, -7.0, 0.25], [-0.1, 2.0, 9.0], [0.3, 0.3, -0.3]];
+    for (base, device) in backends() {
+        let (mut m, mut v) = ([0.0; 3], [0.0; 3]);
+        let device = device.autodiff();
+        let mut model = one(&[1.0, -0.5, 0.25], &device);
+        let mut o = ModuleOptimizer::from(charrnn::optim::Adam {
+            clip,
+            beta1: b1,
+            beta2: b2,
+            epsilon: eps,
+            weight_decay: wd,
+        });
+        let mut want = vec![1.0, -0.5, 0.25];
+        for (t, g) in grads.iter().enumerate() {
+            model = step(&mut o, lr, model, g, &device);
+            let t = (t + 1) as f64;
+            for i in 0..3 {
+                let g = g[i].clamp(-clip, clip);
+                want[i] *= 1.0 - lr * wd;
+                m[i] = b1 * m[i] + (1.0 - b1) * g;
+                v[i] = b2 * v[i] + (1.0 - b2) * g * g;
+                let (mh, vh) = (m[i] / (1.0 - b1.powf(t)), v[i] / (1.0 - b2.powf(t)));
+                want[i] -= lr * mh / (vh.sqrt() + eps);
+            }
+        }
+        let got = w_of(&model);
+        let err = rel_diff(&got, &want);
+        println!("{base}: AdamW after 3 steps {got:?} vs formula {want:?} (rel {err:e})");
+        assert!(err < 1e-14, "{base}: {err:e}");
+    }
+}

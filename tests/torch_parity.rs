@@ -203,7 +203,12 @@ fn other_pytorch_cases_match() {
 /// α 0.95, and a 2-layer LSTM with Adam.
 #[test]
 fn adam_and_rmsprop_match_pytorch() {
-    for case in ["gru-adam-unicode", "lstm-rmsprop", "lstm-adam"] {
+    for case in [
+        "gru-adam-unicode",
+        "lstm-rmsprop",
+        "lstm-adam",
+        "lstm-uniform-adam",
+    ] {
         training_matches(case);
     }
 }

@@ -81,6 +81,16 @@ pub fn csv_rows(path: &Path) -> Vec<Vec<f64>> {
         .collect()
 }
 
+/// A CSV file's rows after its header, as text fields.
+pub fn csv_rows_raw(path: &Path) -> Vec<Vec<String>> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect()
+}
+
 /// One CSV column as numbers.
 pub fn csv_column(path: &Path, column: usize) -> Vec<f64> {
     csv_rows(path).into_iter().map(|r| r[column]).collect()

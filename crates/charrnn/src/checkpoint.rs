@@ -279,6 +279,8 @@ mod tests {
                 train_sum: 0.1 + 0.2,
                 train_count: 7,
                 best: Some(1.0 / 3.0),
+                best_iter: Some(1000),
+                since_best: 2,
             },
             rng,
             optimizer: vec![1, 2, 3, 250],

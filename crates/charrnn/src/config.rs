@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::Precision;
 use crate::error::{ConfigProblem, Error, Result};
-use crate::models::{ModelKind, ModelSpec};
+use crate::models::{Init, ModelKind, ModelSpec, NamedWeights, layout};
 use crate::optim::{OptimizerKind, OptimizerSettings};
+use crate::schedule::ScheduleKind;
 
 /// Everything a training run is told. Defaults are min-char-rnn's.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -63,7 +64,49 @@ pub struct TrainConfig {
     pub val_fraction: f64,
     /// Evaluate on the validation split every this many iterations (0 = only at the end).
     pub eval_every: u64,
+    /// Train this many epochs (passes over the training split; fractions
+    /// allowed) instead of `iterations` (0 = use `iterations`).
+    pub epochs: f64,
+    /// constant, step or cosine (see [`crate::schedule`]).
+    pub lr_schedule: ScheduleKind,
+    /// step: the factor, and where it applies (in epochs).
+    pub lr_decay: f64,
+    pub lr_decay_every: f64,
+    pub lr_decay_after: f64,
+    /// cosine: iterations of linear warm-up, and the final rate as a fraction of `learning_rate`.
+    pub warmup: u64,
+    pub final_lr_fraction: f64,
+    /// Stop after this many evaluations without a new best validation loss (0 = never).
+    pub patience: u64,
+    /// The last this fraction of the text, after the validation split, is
+    /// held out as a test set, scored once at the end (0 = none).
+    pub test_fraction: f64,
+    /// Fresh weights: `default` (the original's N(0,1)·0.01 for min-char-rnn,
+    /// PyTorch's U(±1/√H) otherwise), `pytorch`, or `uniform` (U(±init_scale)).
+    pub init: InitKind,
+    /// `uniform`'s bound (char-rnn's 0.08).
+    pub init_scale: f64,
+    /// LSTM: the forget gates' bias at init (char-rnn's 1; none = the init's).
+    pub forget_bias: Option<f64>,
+    /// Adam only: decoupled weight decay (AdamW), p ← p·(1 − lr·weight_decay) each step.
+    pub weight_decay: f64,
 }
+
+/// How a run draws fresh weights (the config's `init`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum InitKind {
+    #[default]
+    Default,
+    Pytorch,
+    Uniform,
+}
+
+crate::named_enum!(InitKind, "init", {
+    Default => "default",
+    Pytorch => "pytorch",
+    Uniform => "uniform",
+});
 
 impl Default for TrainConfig {
     fn default() -> Self {
@@ -95,12 +138,25 @@ impl Default for TrainConfig {
             epsilon: 1e-8,
             val_fraction: 0.0,
             eval_every: 1000,
+            epochs: 0.0,
+            lr_schedule: ScheduleKind::Constant,
+            lr_decay: 0.97,
+            lr_decay_every: 1.0,
+            lr_decay_after: 10.0,
+            warmup: 0,
+            final_lr_fraction: 0.1,
+            patience: 0,
+            test_fraction: 0.0,
+            init: InitKind::Default,
+            init_scale: 0.08,
+            forget_bias: None,
+            weight_decay: 0.0,
         }
     }
 }
 
 /// The keys a config file may hold.
-pub const KEYS: [&str; 27] = [
+pub const KEYS: [&str; 40] = [
     "data",
     "hidden_size",
     "seq_length",
@@ -128,6 +184,19 @@ pub const KEYS: [&str; 27] = [
     "epsilon",
     "val_fraction",
     "eval_every",
+    "epochs",
+    "lr_schedule",
+    "lr_decay",
+    "lr_decay_every",
+    "lr_decay_after",
+    "warmup",
+    "final_lr_fraction",
+    "patience",
+    "test_fraction",
+    "init",
+    "init_scale",
+    "forget_bias",
+    "weight_decay",
 ];
 
 impl TrainConfig {
@@ -190,13 +259,52 @@ impl TrainConfig {
         ModelSpec::new(self.model, self.layers, vocab, self.hidden_size)
     }
 
-    /// Chars held out for validation out of `text_len` (the last ones).
+    /// Chars held out for validation out of `text_len` (before the test set).
     pub fn val_chars(&self, text_len: usize) -> usize {
         (self.val_fraction * text_len as f64).floor() as usize
     }
 
+    /// Chars held out for the test set out of `text_len` (the last ones).
+    pub fn test_chars(&self, text_len: usize) -> usize {
+        (self.test_fraction * text_len as f64).floor() as usize
+    }
+
+    /// How fresh weights of `spec` are drawn.
+    pub fn init_of(&self, spec: &ModelSpec) -> Init {
+        match self.init {
+            InitKind::Default => spec.init(),
+            InitKind::Pytorch => Init::Uniform {
+                bound: 1.0 / (spec.hidden as f64).sqrt(),
+            },
+            InitKind::Uniform => Init::Uniform {
+                bound: self.init_scale,
+            },
+        }
+    }
+
+    /// Fresh weights of `spec` drawn from `seed` by `init` (and the forget
+    /// bias, for an LSTM).
+    pub fn fresh_weights(&self, spec: &ModelSpec, precision: Precision) -> NamedWeights {
+        let mut w = layout::random_with(spec, self.init_of(spec), self.seed, precision);
+        if let Some(b) = self.forget_bias {
+            layout::set_forget_bias(spec, &mut w, b);
+        }
+        w
+    }
+
+    /// Iterations the run lasts with `per_epoch` iterations an epoch:
+    /// `epochs` when given (rounded up), else `iterations` (0: until stopped).
+    pub fn total_iterations(&self, per_epoch: u64) -> u64 {
+        if self.epochs > 0.0 {
+            (self.epochs * per_epoch as f64).ceil() as u64
+        } else {
+            self.iterations
+        }
+    }
+
     pub fn optimizer_settings(&self) -> OptimizerSettings {
         OptimizerSettings {
+            weight_decay: self.weight_decay,
             kind: self.optimizer,
             clip: self.clip,
             beta1: self.adam_beta1,
@@ -274,6 +382,66 @@ impl TrainConfig {
                 format!("{} (must be a finite number > 0)", self.epsilon),
             );
         }
+        let finite_at_least = |key: &str, v: f64, min: f64| {
+            if v.is_finite() && v >= min {
+                Ok(())
+            } else {
+                bad(key, format!("{v} (must be a finite number >= {min})"))
+            }
+        };
+        finite_at_least("epochs", self.epochs, 0.0)?;
+        finite_at_least("lr_decay_after", self.lr_decay_after, 0.0)?;
+        if !(self.lr_decay > 0.0 && self.lr_decay <= 1.0) {
+            return bad("lr_decay", format!("{} (must be in (0, 1])", self.lr_decay));
+        }
+        if !(self.lr_decay_every.is_finite() && self.lr_decay_every > 0.0) {
+            return bad(
+                "lr_decay_every",
+                format!("{} (must be a finite number > 0)", self.lr_decay_every),
+            );
+        }
+        if !(0.0..=1.0).contains(&self.final_lr_fraction) {
+            return bad(
+                "final_lr_fraction",
+                format!("{} (must be in [0, 1])", self.final_lr_fraction),
+            );
+        }
+        if self.lr_schedule == ScheduleKind::Cosine && self.iterations == 0 && self.epochs == 0.0 {
+            return bad(
+                "lr_schedule",
+                "cosine needs a length: set iterations or epochs".into(),
+            );
+        }
+        if !(self.test_fraction >= 0.0 && self.val_fraction + self.test_fraction < 1.0) {
+            return bad(
+                "test_fraction",
+                format!(
+                    "{} (must be >= 0, and with val_fraction {} below 1)",
+                    self.test_fraction, self.val_fraction
+                ),
+            );
+        }
+        finite_at_least("weight_decay", self.weight_decay, 0.0)?;
+        if self.weight_decay > 0.0 && self.optimizer != OptimizerKind::Adam {
+            return bad(
+                "weight_decay",
+                format!(
+                    "{} is AdamW's decoupled decay: use optimizer adam (configured {})",
+                    self.weight_decay, self.optimizer
+                ),
+            );
+        }
+        if !(self.init_scale.is_finite() && self.init_scale > 0.0) {
+            return bad(
+                "init_scale",
+                format!("{} (must be a finite number > 0)", self.init_scale),
+            );
+        }
+        if let Some(b) = self.forget_bias
+            && !b.is_finite()
+        {
+            return bad("forget_bias", format!("{b} (must be a finite number)"));
+        }
         if self.sample_every > 0 && self.sample_length == 0 {
             return bad("sample_length", "must be at least 1 when sampling".into());
         }
@@ -310,6 +478,7 @@ mod tests {
     fn every_key_is_listed() {
         let toml = TrainConfig {
             init_weights: Some("w".into()),
+            forget_bias: Some(1.0),
             ..Default::default()
         }
         .to_toml();

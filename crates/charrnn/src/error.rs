@@ -34,9 +34,11 @@ pub enum Error {
         seq_length: usize,
     },
     #[error(
-        "invalid value for val_fraction: {fraction} leaves {train} chars for training and {val} for validation of {path}'s {chars}; each side needs {needed} (seq_length + 2 per stream for {streams} stream(s))"
+        "invalid value for {key}: {fraction} leaves {train} chars for training and {val} for {} of {path}'s {chars}; each side needs {needed} (seq_length + 2 per stream for {streams} stream(s))",
+        if *key == "val_fraction" { "validation" } else { "testing" }
     )]
     SplitTooSmall {
+        key: &'static str,
         path: PathBuf,
         fraction: f64,
         chars: usize,

@@ -145,6 +145,7 @@ impl<'a> Evaluator<'a> {
 /// What the training loop keeps between evaluations, checkpointed so that a
 /// resumed run evaluates exactly as a straight one.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct EvalProgress {
     /// Σ of the training loss per char since the last evaluation.
     pub train_sum: f64,
@@ -152,6 +153,10 @@ pub struct EvalProgress {
     pub train_count: u64,
     /// The lowest validation loss so far (nats per char), if any.
     pub best: Option<f64>,
+    /// The iteration (iterations done) of the best.
+    pub best_iter: Option<u64>,
+    /// Evaluations since the best (for early stopping).
+    pub since_best: u64,
 }
 
 impl EvalProgress {
@@ -161,13 +166,18 @@ impl EvalProgress {
         self.train_count += 1;
     }
 
-    /// Closes an evaluation period with validation loss `val`: the mean
-    /// training loss since the last one, and whether `val` is the best yet.
-    pub fn close(&mut self, val: f64) -> (f64, bool) {
+    /// Closes an evaluation period with validation loss `val` after `iter`
+    /// iterations: the mean training loss since the last one, and whether
+    /// `val` is the best yet.
+    pub fn close(&mut self, val: f64, iter: u64) -> (f64, bool) {
         let train = self.train_sum / self.train_count.max(1) as f64;
         let is_best = self.best.is_none_or(|b| val < b);
         if is_best {
             self.best = Some(val);
+            self.best_iter = Some(iter);
+            self.since_best = 0;
+        } else {
+            self.since_best += 1;
         }
         self.train_sum = 0.0;
         self.train_count = 0;

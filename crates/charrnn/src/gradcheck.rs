@@ -285,7 +285,7 @@ impl FirstChunk {
                 let (w, _) = crate::weights::read(path)?;
                 layout::conform(&w.cast(Precision::F64), &spec).map_err(|p| p.in_weights(path))?
             }
-            None => (spec, layout::random(&spec, c.seed, Precision::F64)),
+            None => (spec, c.fresh_weights(&spec, Precision::F64)),
         };
         let chunk = streams.chunk(&text.ids, 0);
         let zero = Precision::F64.data(

@@ -9,7 +9,7 @@
 //! the original's Adagrad with clamp-by-value, SGD, Burn's RMSprop and Adam),
 //! dropout masks from a host generator ([`dropout`]), the training loop
 //! and the assembly of a run from a config or a checkpoint ([`train`]),
-//! evaluation in nats per char ([`eval`]), sampling ([`sample`]), opening a
+//! evaluation in nats per char ([`eval`]), sampling ([`sample`]), learning-rate schedules and epochs ([`schedule`]), opening a
 //! trained model from any file a run writes ([`saved`]), weights files ([`weights`]),
 //! checkpoints ([`checkpoint`]), the run configuration ([`config`]) and the
 //! memory a configuration needs ([`memory`]). It
@@ -37,6 +37,7 @@ pub mod optim;
 pub mod precision;
 pub mod sample;
 pub mod saved;
+pub mod schedule;
 pub mod train;
 pub mod weights;
 

@@ -23,8 +23,9 @@ use crate::dropout::Dropout;
 use crate::error::{Error, Problem, Result};
 use crate::eval::{EvalProgress, Loss, evaluate};
 use crate::memory::{self, Estimate};
-use crate::models::{Network, State};
+use crate::models::{NamedWeights, Network, State};
 use crate::sample::sample;
+use crate::schedule::Schedule;
 
 /// Where a run stands between two steps: all of it goes into a checkpoint.
 pub struct Progress {
@@ -67,8 +68,11 @@ pub struct Trainer {
     streams: Streams,
     config: TrainConfig,
     text: Text,
-    /// The validation split's char range (the last `val_fraction` of the text).
+    /// The validation split's char range (after the training part).
     val: Option<Range<usize>>,
+    /// The test set's char range (the last `test_fraction` of the text).
+    test: Option<Range<usize>>,
+    schedule: Schedule,
     pub eval: EvalProgress,
     device: Device,
 }
@@ -88,7 +92,10 @@ impl Trainer {
                     other => other,
                 })?
             }
-            None => Network::init(&spec, config.seed, config.precision, device),
+            None => {
+                let w = config.fresh_weights(&spec, config.precision);
+                Network::from_weights(&spec, &w, device)
+            }
         };
         Self::new(model, config, text, device)
     }
@@ -96,7 +103,7 @@ impl Trainer {
     /// A fresh run of `model` (on an autodiff device): iteration 0, smooth
     /// loss −ln(1/V)·T, sampler and dropout seeded with `seed`.
     pub fn new(model: Network, config: &TrainConfig, text: &Text, device: &Device) -> Result<Self> {
-        let (streams, val) = split(config, text)?;
+        let (streams, val, test) = split(config, text)?;
         let vocab = model.spec().vocab;
         let progress = Progress {
             iter: 0,
@@ -114,6 +121,8 @@ impl Trainer {
             config: config.clone(),
             text: text.clone(),
             val,
+            test,
+            schedule: Schedule::new(config, &streams),
             eval: EvalProgress::default(),
             device: device.clone(),
         })
@@ -176,6 +185,44 @@ impl Trainer {
         self.val.is_some()
     }
 
+    /// Iterations the run lasts (`epochs` or `iterations`; 0: until stopped).
+    pub fn total_iterations(&self) -> u64 {
+        self.schedule.total()
+    }
+
+    /// Epochs done.
+    pub fn epoch(&self) -> f64 {
+        self.schedule.epoch(self.progress.iter)
+    }
+
+    /// The learning rate of the next step.
+    pub fn learning_rate(&self) -> f64 {
+        self.schedule.lr(self.progress.iter)
+    }
+
+    /// Whether early stopping ends the run: `patience` evaluations in a row
+    /// without a new best validation loss.
+    pub fn out_of_patience(&self) -> bool {
+        self.config.patience > 0 && self.eval.since_best >= self.config.patience
+    }
+
+    /// The loss of `weights` (the run's best, or its last) on the test set,
+    /// None without one.
+    pub fn test_loss(&self, weights: &NamedWeights) -> Result<Option<Loss>> {
+        let Some(range) = self.test.clone() else {
+            return Ok(None);
+        };
+        let device = self.device.clone().without_autodiff();
+        let model = Network::load(&self.model().spec(), weights, &device)?;
+        let c = &self.config;
+        Ok(Some(evaluate(
+            &model,
+            &self.text.ids[range],
+            c.batch_size,
+            c.seq_length,
+        )))
+    }
+
     /// The chunk the next step trains on, after applying the wrap rule.
     fn next_chunk(&mut self) -> Chunk {
         let pr = &mut self.progress;
@@ -230,7 +277,8 @@ impl Trainer {
             });
         }
         let grads = GradientsParams::from_grads(loss_t.backward(), &model);
-        self.model = Some(self.optim.step(self.config.learning_rate, model, grads));
+        let lr = self.schedule.lr(self.progress.iter);
+        self.model = Some(self.optim.step(lr, model, grads));
         let pr = &mut self.progress;
         pr.state = state.detach();
         pr.smooth_loss = pr.smooth_loss * 0.999 + loss * 0.001;
@@ -256,7 +304,7 @@ impl Trainer {
         let c = &self.config;
         let plain = self.model().valid();
         let loss = evaluate(&plain, &self.text.ids[range], c.batch_size, c.seq_length);
-        let (train, is_best) = self.eval.close(loss.nats_per_char());
+        let (train, is_best) = self.eval.close(loss.nats_per_char(), self.progress.iter);
         Some(Validation {
             train,
             loss,
@@ -289,22 +337,33 @@ impl Trainer {
     }
 }
 
-/// The streams over the training part and the validation split's range;
-/// each side must hold a chunk for every stream.
-fn split(config: &TrainConfig, text: &Text) -> Result<(Streams, Option<Range<usize>>)> {
-    let val_chars = config.val_chars(text.len());
-    let train_chars = text.len() - val_chars;
+/// The streams over the training part and the held-out ranges: the text is
+/// [training | validation | test]; each held-out side must hold a chunk for
+/// every stream.
+type Split = (Streams, Option<Range<usize>>, Option<Range<usize>>);
+
+fn split(config: &TrainConfig, text: &Text) -> Result<Split> {
+    let (val_chars, test_chars) = (config.val_chars(text.len()), config.test_chars(text.len()));
+    let train_chars = text.len() - val_chars - test_chars;
     let needed = config.batch_size * (config.seq_length + 2);
-    if config.val_fraction > 0.0 && (val_chars < needed || train_chars < needed) {
-        return Err(Error::SplitTooSmall {
-            path: config.data.clone(),
-            fraction: config.val_fraction,
-            chars: text.len(),
-            train: train_chars,
-            val: val_chars,
-            needed,
-            streams: config.batch_size,
-        });
+    let short =
+        |fraction: f64, side: usize| fraction > 0.0 && (side < needed || train_chars < needed);
+    for (key, fraction, side) in [
+        ("val_fraction", config.val_fraction, val_chars),
+        ("test_fraction", config.test_fraction, test_chars),
+    ] {
+        if short(fraction, side) {
+            return Err(Error::SplitTooSmall {
+                key,
+                path: config.data.clone(),
+                fraction,
+                chars: text.len(),
+                train: train_chars,
+                val: side,
+                needed,
+                streams: config.batch_size,
+            });
+        }
     }
     // The streams walk the training part only; the ids stay shared, uncopied.
     let streams = Streams::new(
@@ -313,7 +372,12 @@ fn split(config: &TrainConfig, text: &Text) -> Result<(Streams, Option<Range<usi
         config.batch_size,
         &config.data,
     )?;
-    Ok((streams, (val_chars > 0).then(|| train_chars..text.len())))
+    let val_end = train_chars + val_chars;
+    Ok((
+        streams,
+        (val_chars > 0).then_some(train_chars..val_end),
+        (test_chars > 0).then(|| val_end..text.len()),
+    ))
 }
 
 /// Refuses a run whose network, optimizer state and chunk cannot fit.

@@ -4,8 +4,10 @@
 use std::path::PathBuf;
 
 use charrnn::Precision;
+use charrnn::config::InitKind;
 use charrnn::models::ModelKind;
 use charrnn::optim::OptimizerKind;
+use charrnn::schedule::ScheduleKind;
 
 use crate::backend::Backend;
 use clap::{Args, Parser, Subcommand};
@@ -35,7 +37,7 @@ fn backends_help() -> String {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Train (the default when no subcommand is given).
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Check autodiff's gradients against finite differences (and the hand-written backward for the original), in f64.
     Gradcheck(ModelArgs),
     /// Sample text from a run directory, a checkpoint or a weights.safetensors file.
@@ -85,6 +87,15 @@ pub struct ModelArgs {
     /// Start from these weights (safetensors: min-char-rnn's or PyTorch's layout) [default: random]
     #[arg(long)]
     pub init_weights: Option<PathBuf>,
+    /// Fresh weights: default (the original's N(0,1)·0.01 for min-char-rnn, PyTorch's U(±1/√H) otherwise), pytorch, or uniform (U(±--init-scale)) [default: default]
+    #[arg(long)]
+    pub init: Option<InitKind>,
+    /// uniform init's bound (char-rnn: 0.08) [default: 0.08]
+    #[arg(long, allow_negative_numbers = true)]
+    pub init_scale: Option<f64>,
+    /// LSTM: the forget gates' bias at init (char-rnn: 1) [default: none, the init's]
+    #[arg(long, allow_negative_numbers = true)]
+    pub forget_bias: Option<f64>,
 }
 
 /// How the network learns.
@@ -117,6 +128,9 @@ pub struct OptimArgs {
     /// Adam's and RMSprop's ε, outside the square root as PyTorch's [default: 1e-8]
     #[arg(long, allow_negative_numbers = true)]
     pub epsilon: Option<f64>,
+    /// Adam only: decoupled weight decay (AdamW) [default: 0]
+    #[arg(long, allow_negative_numbers = true)]
+    pub weight_decay: Option<f64>,
 }
 
 #[derive(Args, Debug, Default, Clone)]
@@ -149,6 +163,33 @@ pub struct TrainArgs {
     /// Evaluate on the validation split every this many iterations; 0 only at the end [default: 1000]
     #[arg(long, allow_negative_numbers = true)]
     pub eval_every: Option<u64>,
+    /// Stop after this many evaluations without a better validation loss; 0 never [default: 0]
+    #[arg(long, allow_negative_numbers = true)]
+    pub patience: Option<u64>,
+    /// Hold out the last this fraction of the text (after the validation split) as a test set, scored once at the end [default: 0]
+    #[arg(long, allow_negative_numbers = true)]
+    pub test_fraction: Option<f64>,
+    /// Train this many epochs (passes over the training split; fractions allowed) instead of --iterations [default: 0, use --iterations]
+    #[arg(long, allow_negative_numbers = true)]
+    pub epochs: Option<f64>,
+    /// Learning-rate schedule: constant, step or cosine [default: constant]
+    #[arg(long)]
+    pub lr_schedule: Option<ScheduleKind>,
+    /// step: multiply the rate by this at each decay [default: 0.97]
+    #[arg(long, allow_negative_numbers = true)]
+    pub lr_decay: Option<f64>,
+    /// step: decay every this many epochs [default: 1]
+    #[arg(long, allow_negative_numbers = true)]
+    pub lr_decay_every: Option<f64>,
+    /// step: the first decay at this epoch [default: 10]
+    #[arg(long, allow_negative_numbers = true)]
+    pub lr_decay_after: Option<f64>,
+    /// cosine: iterations of linear warm-up [default: 0]
+    #[arg(long, allow_negative_numbers = true)]
+    pub warmup: Option<u64>,
+    /// cosine: the final rate as a fraction of --learning-rate [default: 0.1]
+    #[arg(long, allow_negative_numbers = true)]
+    pub final_lr_fraction: Option<f64>,
     /// Continue the run stored in this directory
     #[arg(long)]
     pub resume: Option<PathBuf>,

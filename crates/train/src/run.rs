@@ -127,6 +127,39 @@ impl Outputs {
         crate::plot::write(&self.dir, trainer.config().seq_length)
     }
 
+    /// Scores the test set once, with the best weights when the run
+    /// validated (best.safetensors), else the last: one printed line and
+    /// test.csv.
+    fn test(&self, trainer: &Trainer) -> Result<()> {
+        let best = self.dir.join("best.safetensors");
+        let (which, weights) = if trainer.validates() && best.exists() {
+            ("best", charrnn::weights::load(&best)?.1)
+        } else {
+            ("last", trainer.model().to_weights())
+        };
+        let Some(loss) = trainer.test_loss(&weights)? else {
+            return Ok(());
+        };
+        let iter = match which {
+            "best" => trainer.eval.best_iter.unwrap_or(0),
+            _ => trainer.progress.iter,
+        };
+        println!(
+            "test loss {:.4} nats/char ({:.4} bits/char) on {} chars, {which} weights (iteration {iter})",
+            loss.nats_per_char(),
+            loss.bits_per_char(),
+            loss.chars
+        );
+        let csv = format!(
+            "weights,iter,nats_per_char,bits_per_char,chars\n{which},{iter},{},{},{}\n",
+            loss.nats_per_char(),
+            loss.bits_per_char(),
+            loss.chars
+        );
+        write_atomic(&self.dir.join("test.csv"), csv.as_bytes())?;
+        Ok(())
+    }
+
     /// Evaluates on the validation split after iteration `done`: one printed
     /// line, a row of eval.csv, best.safetensors when the loss is the lowest
     /// so far, and a fresh loss.svg.
@@ -200,17 +233,19 @@ pub fn train(args: &TrainArgs) -> Result<i32> {
     backend::on_pool(|| train_loop(&mut s, &mut out, &interrupted))
 }
 
-/// Steps until the configured iterations (or Ctrl-C), writing as it goes.
+/// Steps until the configured iterations or epochs (or early stopping, or
+/// Ctrl-C), writing as it goes; then scores the test set.
 fn train_loop(s: &mut Setup, out: &mut Outputs, interrupted: &AtomicBool) -> Result<i32> {
     let c = s.trainer.config().clone();
-    let bar = progress_bar(c.iterations, s.trainer.progress.iter);
+    let total = s.trainer.total_iterations();
+    let bar = progress_bar(total, s.trainer.progress.iter);
     let say = |line: &str| match &bar {
         Some(b) => b.println(line),
         None => println!("{line}"),
     };
     let started = Instant::now();
     let first_iter = s.trainer.progress.iter;
-    while c.iterations == 0 || s.trainer.progress.iter < c.iterations {
+    while total == 0 || s.trainer.progress.iter < total {
         let n = s.trainer.progress.iter;
         let sample = every(n, c.sample_every).then_some(c.sample_length);
         let step = s.trainer.step(sample).or_else(|e| {
@@ -222,48 +257,62 @@ fn train_loop(s: &mut Setup, out: &mut Outputs, interrupted: &AtomicBool) -> Res
         report(&s.trainer, &step, &say);
         out.metrics.row(step.iter, step.loss, step.smooth_loss)?;
         let done = step.iter + 1;
-        if every(done, c.eval_every) || (c.iterations > 0 && done == c.iterations) {
+        if every(done, c.eval_every) || done == total {
             out.validate(&mut s.trainer, done, &say)?;
+            if s.trainer.out_of_patience() {
+                say(&early_stop_line(&s.trainer, done, &out.dir));
+                break;
+            }
         }
         if let Some(b) = &bar {
             let rate = (done - first_iter) as f64 / started.elapsed().as_secs_f64().max(1e-9);
-            show_rate(b, done, rate, &c, step.smooth_loss);
+            show_rate(b, &s.trainer, rate, step.smooth_loss);
         }
         let stop = interrupted.load(Ordering::SeqCst);
         if every(done, c.checkpoint_every) || stop {
             out.save(&s.trainer)?;
         }
         if stop {
-            if let Some(b) = &bar {
-                b.abandon();
-            }
-            eprintln!(
-                "interrupted at iteration {done}; checkpoint saved in {}",
-                out.dir.display()
-            );
+            bar.iter().for_each(ProgressBar::abandon);
+            let dir = out.dir.display();
+            eprintln!("interrupted at iteration {done}; checkpoint saved in {dir}");
             return Ok(INTERRUPTED);
         }
     }
     out.save(&s.trainer)?;
-    if let Some(b) = &bar {
-        b.finish();
-    }
+    bar.iter().for_each(ProgressBar::finish);
     let iters = (s.trainer.progress.iter - first_iter).max(1);
     println!(
-        "done: {} iterations, smooth loss {:.6}, {:.3} ms/iter; weights in {}",
+        "done: {} iterations ({:.2} epochs), smooth loss {:.6}, {:.3} ms/iter; weights in {}",
         s.trainer.progress.iter,
+        s.trainer.epoch(),
         s.trainer.progress.smooth_loss,
         1e3 * started.elapsed().as_secs_f64() / iters as f64,
         out.dir.join("weights.safetensors").display()
     );
+    out.test(&s.trainer)?;
     Ok(0)
 }
 
-fn show_rate(bar: &ProgressBar, done: u64, iters_per_s: f64, c: &TrainConfig, smooth: f64) {
-    bar.set_position(done);
+fn early_stop_line(trainer: &Trainer, done: u64, dir: &Path) -> String {
+    let e = &trainer.eval;
+    format!(
+        "early stop at iteration {done}: no better validation loss in {} evaluations; the best, {:.4} nats/char at iteration {}, is in {}",
+        trainer.config().patience,
+        e.best.unwrap_or(f64::NAN),
+        e.best_iter.unwrap_or(0),
+        dir.join("best.safetensors").display()
+    )
+}
+
+fn show_rate(bar: &ProgressBar, trainer: &Trainer, iters_per_s: f64, smooth: f64) {
+    let c = trainer.config();
+    bar.set_position(trainer.progress.iter);
     bar.set_message(format!(
-        "{iters_per_s:.0} it/s, {:.0} chars/s, smooth loss {smooth:.3}",
+        "{iters_per_s:.0} it/s, {:.0} chars/s, epoch {:.2}, lr {:.3e}, smooth loss {smooth:.3}",
         iters_per_s * (c.seq_length * c.batch_size) as f64,
+        trainer.epoch(),
+        trainer.learning_rate(),
     ));
 }
 

@@ -66,9 +66,14 @@ pub fn apply_flags(c: &mut TrainConfig, a: &TrainArgs) -> Result<()> {
         c.backend = b.name().into();
     }
     set!(o => learning_rate, clip, precision, optimizer, epsilon);
-    set!(o => adam_beta1, adam_beta2, rmsprop_alpha, rmsprop_momentum);
+    set!(o => adam_beta1, adam_beta2, rmsprop_alpha, rmsprop_momentum, weight_decay);
+    set!(m => init, init_scale);
+    if m.forget_bias.is_some() {
+        c.forget_bias = m.forget_bias;
+    }
     set!(a => iterations, sample_every, sample_length, print_every, checkpoint_every);
-    set!(a => val_fraction, eval_every);
+    set!(a => val_fraction, eval_every, patience, test_fraction, epochs, lr_schedule);
+    set!(a => lr_decay, lr_decay_every, lr_decay_after, warmup, final_lr_fraction);
     if let Some(w) = &m.init_weights {
         c.init_weights = Some(w.clone());
     }
@@ -98,7 +103,8 @@ pub fn refuse_conflicts(saved: &TrainConfig, a: &TrainArgs) -> Result<()> {
     same!(o: optimizer => "optimizer", epsilon => "epsilon");
     same!(o: adam_beta1 => "adam-beta1", adam_beta2 => "adam-beta2");
     same!(o: rmsprop_alpha => "rmsprop-alpha", rmsprop_momentum => "rmsprop-momentum");
-    same!(a: val_fraction => "val-fraction");
+    same!(o: weight_decay => "weight-decay");
+    same!(a: val_fraction => "val-fraction", test_fraction => "test-fraction");
     if m.init_weights.is_some() {
         conflicts.push("--init-weights (a resumed run continues from its checkpoint)".into());
     }

@@ -197,8 +197,12 @@ fn differences(found: &ModelSpec, spec: &ModelSpec) -> Vec<String> {
 /// and zero biases (so Wxh, Whh, Why are drawn in the original's order), or
 /// PyTorch's default U(−1/√H, 1/√H) for every weight and bias.
 pub fn random(spec: &ModelSpec, seed: u64, precision: Precision) -> NamedWeights {
+    random_with(spec, spec.init(), seed, precision)
+}
+
+/// Fresh weights drawn by `init` (see [`random`]).
+pub fn random_with(spec: &ModelSpec, init: Init, seed: u64, precision: Precision) -> NamedWeights {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let init = spec.init();
     let uniform = |bound: f64| Uniform::new_inclusive(-bound, bound).expect("a valid range");
     NamedWeights::new(
         params::table(spec)
@@ -223,4 +227,30 @@ pub fn random(spec: &ModelSpec, seed: u64, precision: Precision) -> NamedWeights
             })
             .collect(),
     )
+}
+
+/// char-rnn's LSTM forget-gate bias: every layer's forget-gate rows (the
+/// second of the gate blocks i, f, g, o) of `bias_ih` set to `value` and of
+/// `bias_hh` to 0, so the gate starts at σ(value). Other kinds are unchanged.
+pub fn set_forget_bias(spec: &ModelSpec, w: &mut NamedWeights, value: f64) {
+    if spec.kind != ModelKind::Lstm {
+        return;
+    }
+    let h = spec.hidden;
+    for p in params::table(spec) {
+        let v = match p.slot {
+            Slot::InputBias(_) => value,
+            Slot::RecurrentBias(_) => 0.0,
+            _ => continue,
+        };
+        let d = w
+            .tensors
+            .iter_mut()
+            .find(|(n, _)| *n == p.name)
+            .map(|(_, d)| d)
+            .expect("the table's tensors");
+        let mut values: Vec<f64> = d.iter::<f64>().collect();
+        values[h..2 * h].iter_mut().for_each(|x| *x = v);
+        *d = TensorData::new(values, d.shape().clone()).convert_dtype(d.dtype());
+    }
 }

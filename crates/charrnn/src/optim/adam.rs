@@ -9,6 +9,8 @@
 //!   v  = β₂·v + (1 − β₂)·g²
 //!   p  = p − (lr / (1 − β₁ᵗ))·m / (√v / √(1 − β₂ᵗ) + ε)   ε outside the root
 //!
+//! With `weight_decay` λ > 0 it is `torch.optim.AdamW`: first p ← p·(1 − lr·λ).
+//!
 //! Its state (`exp_avg`, `exp_avg_sq`, `step`: PyTorch's names) also loads
 //! from checkpoints written with Burn's Adam (`momentum.moment_1`,
 //! `momentum.moment_2`, `momentum.time`), which hold the same quantities.
@@ -23,6 +25,8 @@ pub struct Adam {
     pub beta1: f64,
     pub beta2: f64,
     pub epsilon: f64,
+    /// Decoupled weight decay λ (0: Adam).
+    pub weight_decay: f64,
 }
 
 /// Per-parameter Adam state.
@@ -97,6 +101,11 @@ impl Optimizer for Adam {
             .div_scalar(bias_correction2_sqrt)
             .add_scalar(self.epsilon);
         let update = m.clone().mul_scalar(step_size) / denom;
+        let tensor = if self.weight_decay > 0.0 {
+            tensor.mul_scalar(1.0 - lr * self.weight_decay)
+        } else {
+            tensor
+        };
         let state = AdamState {
             step,
             exp_avg: m,

@@ -60,6 +60,8 @@ pub struct OptimizerSettings {
     pub momentum: f64,
     /// Adam's and RMSprop's ε (Adagrad keeps the original's 1e-8).
     pub epsilon: f64,
+    /// Adam's decoupled weight decay (AdamW).
+    pub weight_decay: f64,
 }
 
 impl OptimizerSettings {
@@ -79,6 +81,7 @@ impl OptimizerSettings {
                 beta1: self.beta1,
                 beta2: self.beta2,
                 epsilon: self.epsilon,
+                weight_decay: self.weight_decay,
             }),
         }
     }
