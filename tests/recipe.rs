@@ -274,3 +274,75 @@ fn bad_recipe_values_are_refused_in_one_line() {
         assert!(!dir.exists());
     }
 }
+
+#[test]
+fn byte_mode_trains_on_any_file_and_samples_bytes() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Not UTF-8: every byte value, then a stretch of a simple byte pattern.
+    let mut bytes: Vec<u8> = (0..=255u8).collect();
+    bytes.extend((0..3000u32).map(|i| ((i * 7 + i / 13) % 251) as u8));
+    let file = tmp.path().join("data.bin");
+    std::fs::write(&file, &bytes).unwrap();
+    let f = file.display().to_string();
+    let dir = tmp.path().join("r");
+    let d = dir.display().to_string();
+    let base = [
+        "--data",
+        &f,
+        "--out-dir",
+        &d,
+        "--iterations",
+        "20",
+        "--print-every",
+        "0",
+        "--sample-every",
+        "0",
+        "--hidden-size",
+        "16",
+        "--seq-length",
+        "10",
+    ];
+    // Char mode names the first bad byte and suggests byte mode.
+    let o = bin::run(&base);
+    assert_refused(&o, &["not valid UTF-8", "offset 128", "--vocab bytes"]);
+    let mut args = base.to_vec();
+    args.extend(["--vocab", "bytes"]);
+    assert_ok(&bin::run(&args), "byte mode");
+    // The checkpoint and the weights file record the mode.
+    for path in [dir.clone(), dir.join("weights.safetensors")] {
+        let saved = charrnn::saved::Saved::open(&path).unwrap();
+        assert!(saved.vocab.is_bytes(), "{}", path.display());
+        assert_eq!(saved.vocab.len(), 256);
+    }
+    // A sample to a file holds raw bytes; standard output (a pipe) gets the same.
+    let out = tmp.path().join("sample.bin");
+    let o = bin::sample(
+        &dir,
+        &[
+            "--length",
+            "300",
+            "--seed",
+            "5",
+            "--output",
+            &out.display().to_string(),
+        ],
+    );
+    assert_ok(&o, "sample --output");
+    let written = std::fs::read(&out).unwrap();
+    assert_eq!(written.len(), 300);
+    assert!(
+        std::str::from_utf8(&written).is_err(),
+        "an untrained byte model writes non-UTF-8"
+    );
+    let piped = bin::sample(&dir, &["--length", "300", "--seed", "5"]);
+    assert_eq!(piped.stdout, written);
+    // eval speaks in bytes.
+    let o = bin::run(&["eval", "--checkpoint", &d, "--data", &f]);
+    assert_ok(&o, "eval");
+    let line = stdout(&o);
+    assert!(
+        line.contains("bits/byte") && line.contains(&format!("{} bytes", bytes.len() - 1)),
+        "{line}"
+    );
+    println!("{}", line.trim());
+}

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::Precision;
+use crate::data::VocabMode;
 use crate::error::{ConfigProblem, Error, Result};
 use crate::models::{Init, ModelKind, ModelSpec, NamedWeights, layout};
 use crate::optim::{OptimizerKind, OptimizerSettings};
@@ -90,6 +91,8 @@ pub struct TrainConfig {
     pub forget_bias: Option<f64>,
     /// Adam only: decoupled weight decay (AdamW), p ← p·(1 − lr·weight_decay) each step.
     pub weight_decay: f64,
+    /// chars (a UTF-8 text's) or bytes (any file's).
+    pub vocab: VocabMode,
 }
 
 /// How a run draws fresh weights (the config's `init`).
@@ -151,12 +154,13 @@ impl Default for TrainConfig {
             init_scale: 0.08,
             forget_bias: None,
             weight_decay: 0.0,
+            vocab: VocabMode::Chars,
         }
     }
 }
 
 /// The keys a config file may hold.
-pub const KEYS: [&str; 40] = [
+pub const KEYS: [&str; 41] = [
     "data",
     "hidden_size",
     "seq_length",
@@ -197,6 +201,7 @@ pub const KEYS: [&str; 40] = [
     "init_scale",
     "forget_bias",
     "weight_decay",
+    "vocab",
 ];
 
 impl TrainConfig {

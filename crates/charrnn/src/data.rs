@@ -16,11 +16,28 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use crate::error::{Error, Problem, Result};
 
 /// The text's distinct chars, sorted by code point; a char's id is its index.
+/// In byte mode the symbols are the file's distinct bytes, each held as the
+/// char of the same number (U+0000 to U+00FF), so every other part of the
+/// program treats bytes as it treats chars.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Vocab {
     chars: Vec<char>,
     ids: HashMap<char, u32>,
+    bytes: bool,
 }
+
+/// What the model's symbols are (the config's `vocab`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum VocabMode {
+    /// Unicode chars of a UTF-8 text.
+    #[default]
+    Chars,
+    /// Raw bytes of any file.
+    Bytes,
+}
+
+crate::named_enum!(VocabMode, "vocab", { Chars => "chars", Bytes => "bytes" });
 
 impl Vocab {
     pub fn from_chars(mut chars: Vec<char>) -> Self {
@@ -31,7 +48,60 @@ impl Vocab {
             .enumerate()
             .map(|(i, &c)| (c, i as u32))
             .collect();
-        Self { chars, ids }
+        Self {
+            chars,
+            ids,
+            bytes: false,
+        }
+    }
+
+    /// A byte-mode vocabulary of these byte values.
+    pub fn from_bytes(bytes: &[u8]) -> Self {
+        Self {
+            bytes: true,
+            ..Self::from_chars(bytes.iter().map(|&b| char::from(b)).collect())
+        }
+    }
+
+    /// Whether the symbols are bytes (else chars).
+    pub fn is_bytes(&self) -> bool {
+        self.bytes
+    }
+
+    pub fn mode(&self) -> VocabMode {
+        if self.bytes {
+            VocabMode::Bytes
+        } else {
+            VocabMode::Chars
+        }
+    }
+
+    /// "char" or "byte", for messages and units.
+    pub fn unit(&self) -> &'static str {
+        if self.bytes { "byte" } else { "char" }
+    }
+
+    /// The bytes that ids stand for: UTF-8 of the chars, or the bytes themselves.
+    pub fn decode(&self, ids: &[u32]) -> Vec<u8> {
+        if self.bytes {
+            ids.iter().map(|&i| self.char(i) as u32 as u8).collect()
+        } else {
+            ids.iter()
+                .map(|&i| self.char(i))
+                .collect::<String>()
+                .into_bytes()
+        }
+    }
+
+    /// Ids of `bytes` in byte mode, or of the UTF-8 text they hold; else the
+    /// symbols that are not in the vocabulary (or a message for non-UTF-8).
+    pub fn encode_bytes(&self, bytes: &[u8]) -> std::result::Result<Vec<u32>, Vec<char>> {
+        if self.bytes {
+            let text: String = bytes.iter().map(|&b| char::from(b)).collect();
+            return self.encode(&text);
+        }
+        let text = String::from_utf8_lossy(bytes);
+        self.encode(&text)
     }
 
     pub fn len(&self) -> usize {
@@ -65,14 +135,32 @@ impl Vocab {
         Err(unknown)
     }
 
-    /// The vocabulary as a JSON list of one-char strings (the weights' `vocab` metadata).
+    /// The vocabulary as a JSON list of one-char strings (the weights' `vocab`
+    /// metadata), or in byte mode `{"bytes": [byte values]}`.
     pub fn to_json(&self) -> String {
+        if self.bytes {
+            let values: Vec<u32> = self.chars.iter().map(|&c| c as u32).collect();
+            return serde_json::json!({ "bytes": values }).to_string();
+        }
         let list: Vec<String> = self.chars.iter().map(|c| c.to_string()).collect();
         serde_json::to_string(&list).expect("a list of strings always serialises")
     }
 
     /// Reads the `vocab` metadata written by [`Vocab::to_json`] (or by numpy).
     pub fn from_json(json: &str) -> std::result::Result<Self, Problem> {
+        #[derive(serde::Deserialize)]
+        struct Bytes {
+            bytes: Vec<u8>,
+        }
+        if json.trim_start().starts_with('{') {
+            let b: Bytes =
+                serde_json::from_str(json).map_err(|e| Problem::VocabNotAList(e.to_string()))?;
+            let vocab = Self::from_bytes(&b.bytes);
+            if vocab.len() != b.bytes.len() || !b.bytes.is_sorted() {
+                return Err(Problem::VocabUnsorted);
+            }
+            return Ok(vocab);
+        }
         let list: Vec<String> =
             serde_json::from_str(json).map_err(|e| Problem::VocabNotAList(e.to_string()))?;
         let mut chars = Vec::with_capacity(list.len());
@@ -100,9 +188,15 @@ pub struct Text {
 }
 
 impl Text {
-    /// Reads a UTF-8 file; an empty or non-UTF-8 file is an error naming it,
-    /// and so is one too large to decode in the memory available.
+    /// Reads a UTF-8 file (see [`Text::load_as`]).
     pub fn load(path: &Path) -> Result<Self> {
+        Self::load_as(path, VocabMode::Chars)
+    }
+
+    /// Reads a file as UTF-8 chars or as raw bytes; an empty file, or a
+    /// non-UTF-8 one in char mode, is an error naming it, and so is one too
+    /// large to decode in the memory available.
+    pub fn load_as(path: &Path, mode: VocabMode) -> Result<Self> {
         let size = std::fs::metadata(path).map_or(0, |m| m.len()) as f64;
         crate::memory::check(
             &format!("reading {}", path.display()),
@@ -122,11 +216,24 @@ impl Text {
                 path: path.to_path_buf(),
             });
         }
+        if mode == VocabMode::Bytes {
+            return Ok(Self::encode_bytes(&bytes));
+        }
         let text = String::from_utf8(bytes).map_err(|e| Error::NotUtf8 {
             path: path.to_path_buf(),
             offset: e.utf8_error().valid_up_to(),
         })?;
         Ok(Self::encode(&text))
+    }
+
+    /// A text of raw bytes (byte mode).
+    pub fn encode_bytes(bytes: &[u8]) -> Self {
+        let mut seen = [false; 256];
+        bytes.iter().for_each(|&b| seen[b as usize] = true);
+        let present: Vec<u8> = (0..=255u8).filter(|&b| seen[b as usize]).collect();
+        let vocab = Vocab::from_bytes(&present);
+        let ids = Arc::new(bytes.iter().map(|&b| vocab.ids[&char::from(b)]).collect());
+        Self { vocab, ids }
     }
 
     pub fn encode(text: &str) -> Self {

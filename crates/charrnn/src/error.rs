@@ -21,7 +21,9 @@ pub enum Error {
     },
     #[error("{path} is empty")]
     EmptyText { path: PathBuf },
-    #[error("{path} is not valid UTF-8 text (first bad byte at offset {offset})")]
+    #[error(
+        "{path} is not valid UTF-8 text (first bad byte at offset {offset}); to train on its raw bytes, use --vocab bytes"
+    )]
     NotUtf8 { path: PathBuf, offset: usize },
     #[error(
         "{path} has {chars} characters; {needed} are needed for {streams} stream(s) of seq_length {seq_length} (seq_length + 2 per stream)"

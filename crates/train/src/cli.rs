@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use charrnn::Precision;
 use charrnn::config::InitKind;
+use charrnn::data::VocabMode;
 use charrnn::models::ModelKind;
 use charrnn::optim::OptimizerKind;
 use charrnn::schedule::ScheduleKind;
@@ -90,6 +91,9 @@ pub struct ModelArgs {
     /// Fresh weights: default (the original's N(0,1)·0.01 for min-char-rnn, PyTorch's U(±1/√H) otherwise), pytorch, or uniform (U(±--init-scale)) [default: default]
     #[arg(long)]
     pub init: Option<InitKind>,
+    /// What the model reads: chars (a UTF-8 text's) or bytes (any file's) [default: chars]
+    #[arg(long)]
+    pub vocab: Option<VocabMode>,
     /// uniform init's bound (char-rnn: 0.08) [default: 0.08]
     #[arg(long, allow_negative_numbers = true)]
     pub init_scale: Option<f64>,
@@ -233,6 +237,9 @@ pub struct SampleArgs {
     /// Backend to sample on [default: the run's, else flex]
     #[arg(long)]
     pub backend: Option<Backend>,
+    /// Write the sample (prime included) to this file instead of standard output [default: standard output]
+    #[arg(long)]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -30,9 +30,10 @@ pub fn run(a: &EvalArgs) -> Result<i32> {
     if !unknown.is_empty() {
         let shown: Vec<String> = unknown.iter().take(20).map(|c| format!("{c:?}")).collect();
         bail!(
-            "{} has {} char(s) outside the model's vocabulary: {}{}",
+            "{} has {} {}(s) outside the model's vocabulary: {}{}",
             a.data.display(),
             unknown.len(),
+            vocab.unit(),
             shown.join(", "),
             if unknown.len() > 20 { ", ..." } else { "" }
         );
@@ -46,8 +47,9 @@ pub fn run(a: &EvalArgs) -> Result<i32> {
             a.data.display()
         );
     }
+    let unit = vocab.unit();
     println!(
-        "{}: {} on {} chars of {}: {:.4} nats/char, {:.4} bits/char",
+        "{}: {} on {} {unit}s of {}: {:.4} nats/{unit}, {:.4} bits/{unit}",
         a.checkpoint.display(),
         spec.describe(),
         loss.chars,
@@ -72,6 +74,18 @@ fn stream(path: &Path, vocab: &Vocab, mut f: impl FnMut(&[u32], &[char])) -> Res
             .with_context(|| format!("cannot read {}", path.display()))?;
         if n == 0 {
             break;
+        }
+        if vocab.is_bytes() {
+            // Byte mode: every byte is a symbol; nothing to decode.
+            let (mut ids, mut bad) = (Vec::with_capacity(n), Vec::new());
+            for &b in &buf[..n] {
+                match vocab.id(char::from(b)) {
+                    Some(i) => ids.push(i),
+                    None => bad.push(char::from(b)),
+                }
+            }
+            f(&ids, &bad);
+            continue;
         }
         carry.extend_from_slice(&buf[..n]);
         let valid = match std::str::from_utf8(&carry) {

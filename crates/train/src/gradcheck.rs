@@ -20,7 +20,7 @@ pub fn run(args: &TrainArgs) -> Result<i32> {
     let c = settings::resolve(args)?;
     backend::use_threads(c.threads)?;
     let device = backend::device(&c.backend, Precision::F64)?;
-    let text = Text::load(&c.data)?;
+    let text = Text::load_as(&c.data, c.vocab)?;
     let setup = FirstChunk::new(&c, &text)?;
     println!(
         "gradient check: backend {}, f64, {}, dropout {}, T {}, B {}, first chunk of {}",

@@ -47,7 +47,7 @@ fn resolve(args: &TrainArgs) -> Result<(TrainConfig, Option<Checkpoint>)> {
 /// Builds the trainer from flags (and a checkpoint when resuming).
 pub fn setup(args: &TrainArgs) -> Result<Setup> {
     let (config, saved) = resolve(args)?;
-    let text = Text::load(&config.data)?;
+    let text = Text::load_as(&config.data, config.vocab)?;
     backend::use_threads(config.threads)?;
     let device = &backend::device(&config.backend, config.precision)?.autodiff();
     let trainer = match &saved {
@@ -140,12 +140,13 @@ impl Outputs {
         let Some(loss) = trainer.test_loss(&weights)? else {
             return Ok(());
         };
+        let u = trainer.vocab().unit();
         let iter = match which {
             "best" => trainer.eval.best_iter.unwrap_or(0),
             _ => trainer.progress.iter,
         };
         println!(
-            "test loss {:.4} nats/char ({:.4} bits/char) on {} chars, {which} weights (iteration {iter})",
+            "test loss {:.4} nats/{u} ({:.4} bits/{u}) on {} {u}s, {which} weights (iteration {iter})",
             loss.nats_per_char(),
             loss.bits_per_char(),
             loss.chars
@@ -168,8 +169,9 @@ impl Outputs {
             return Ok(());
         };
         let val = v.loss.nats_per_char();
+        let u = trainer.vocab().unit();
         say(&format!(
-            "iter {done}: train loss {:.4} nats/char, validation loss {val:.4} nats/char ({:.4} bits/char){}",
+            "iter {done}: train loss {:.4} nats/{u}, validation loss {val:.4} nats/{u} ({:.4} bits/{u}){}",
             v.train,
             v.loss.bits_per_char(),
             if v.is_best { ", best so far" } else { "" }
@@ -320,8 +322,8 @@ fn show_rate(bar: &ProgressBar, trainer: &Trainer, iters_per_s: f64, smooth: f64
 /// `iter n, loss: x` every print_every iterations.
 fn report(trainer: &Trainer, step: &Step, say: &dyn Fn(&str)) {
     if let Some(ids) = &step.sample {
-        let vocab = trainer.vocab();
-        let txt: String = ids.iter().map(|&i| vocab.char(i)).collect();
+        let bytes = trainer.vocab().decode(ids);
+        let txt = String::from_utf8_lossy(&bytes);
         say(&format!("----\n {txt} \n----"));
     }
     if every(step.iter, trainer.config().print_every) {

@@ -1,8 +1,8 @@
 //! `train sample`: text from a checkpoint or a weights file, streamed as it
 //! is drawn.
 
-use std::io::Write;
-use std::path::Path;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 use charrnn::data::Vocab;
@@ -30,10 +30,11 @@ pub fn run(a: &SampleArgs) -> Result<i32> {
     }
     let (model, vocab) = open_model(&a.checkpoint, a.backend)?;
     let prime = a.prime.clone().unwrap_or_default();
-    let ids = match vocab.encode(&prime) {
+    let ids = match vocab.encode_bytes(prime.as_bytes()) {
         Ok(ids) => ids,
         Err(unknown) => bail!(
-            "--prime has chars not in the model's vocabulary: {}",
+            "--prime has {}s not in the model's vocabulary: {}",
+            vocab.unit(),
             unknown
                 .iter()
                 .map(|c| format!("{c:?}"))
@@ -41,15 +42,15 @@ pub fn run(a: &SampleArgs) -> Result<i32> {
                 .join(", ")
         ),
     };
-    // Without a prime, start from a newline (or the first char) and a zero state.
+    // Without a prime, start from a newline (or the first symbol) and a zero state.
     let (feed, seed) = match ids.split_last() {
         Some((last, rest)) => (rest.to_vec(), *last),
         None => (Vec::new(), vocab.id('\n').unwrap_or(0)),
     };
     let state = advance(&model, model.zero_state(1), &feed);
     let mut rng = ChaCha8Rng::seed_from_u64(a.seed);
-    let mut out = std::io::stdout().lock();
-    write!(out, "{prime}")?;
+    let mut sink = Sink::new(a.output.as_deref(), &vocab)?;
+    sink.write(prime.as_bytes())?;
     sample(
         &model,
         state,
@@ -57,13 +58,72 @@ pub fn run(a: &SampleArgs) -> Result<i32> {
         a.length as usize,
         a.temperature,
         &mut rng,
-        |id| {
-            let _ = write!(out, "{}", vocab.char(id));
-            let _ = out.flush();
-        },
+        |id| sink.symbol(id),
     );
-    writeln!(out)?;
-    Ok(0)
+    sink.finish()
+}
+
+/// Where a sample goes: a file (written whole, atomically, at the end),
+/// standard output char by char, or, for a byte model whose sample is not
+/// UTF-8 and standard output is a terminal, nowhere but a hint.
+struct Sink<'a> {
+    vocab: &'a Vocab,
+    file: Option<PathBuf>,
+    /// Bytes held back: for a file, or a byte model writing to a terminal.
+    held: Vec<u8>,
+    stream: bool,
+    out: std::io::StdoutLock<'static>,
+}
+
+impl<'a> Sink<'a> {
+    fn new(file: Option<&Path>, vocab: &'a Vocab) -> Result<Self> {
+        let out = std::io::stdout().lock();
+        let stream = file.is_none() && !(vocab.is_bytes() && out.is_terminal());
+        Ok(Self {
+            vocab,
+            file: file.map(Path::to_path_buf),
+            held: Vec::new(),
+            stream,
+            out,
+        })
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        if self.stream {
+            self.out.write_all(bytes)?;
+            self.out.flush()?;
+        } else {
+            self.held.extend_from_slice(bytes);
+        }
+        Ok(())
+    }
+
+    fn symbol(&mut self, id: u32) {
+        let bytes = self.vocab.decode(&[id]);
+        let _ = self.write(&bytes);
+    }
+
+    fn finish(mut self) -> Result<i32> {
+        if let Some(path) = &self.file {
+            charrnn::fsutil::write_atomic(path, &self.held)?;
+            return Ok(0);
+        }
+        if !self.stream {
+            // A byte model's sample for a terminal: show it only if it is text.
+            match std::str::from_utf8(&self.held) {
+                Ok(text) => writeln!(self.out, "{text}")?,
+                Err(_) => eprintln!(
+                    "the sample is {} bytes that are not UTF-8 text; write them to a file with --output FILE",
+                    self.held.len()
+                ),
+            }
+            return Ok(0);
+        }
+        if !self.vocab.is_bytes() {
+            writeln!(self.out)?;
+        }
+        Ok(0)
+    }
 }
 
 /// The network of a run directory, checkpoint or weights file (see

@@ -67,7 +67,7 @@ pub fn apply_flags(c: &mut TrainConfig, a: &TrainArgs) -> Result<()> {
     }
     set!(o => learning_rate, clip, precision, optimizer, epsilon);
     set!(o => adam_beta1, adam_beta2, rmsprop_alpha, rmsprop_momentum, weight_decay);
-    set!(m => init, init_scale);
+    set!(m => init, init_scale, vocab);
     if m.forget_bias.is_some() {
         c.forget_bias = m.forget_bias;
     }
@@ -99,7 +99,7 @@ pub fn refuse_conflicts(saved: &TrainConfig, a: &TrainArgs) -> Result<()> {
     same!(m: hidden_size => "hidden-size", seq_length => "seq-length", batch_size => "batch-size");
     same!(o: precision => "precision", learning_rate => "learning-rate", clip => "clip");
     same!(m: seed => "seed", backend => "backend", model => "model", layers => "layers");
-    same!(m: dropout => "dropout");
+    same!(m: dropout => "dropout", vocab => "vocab");
     same!(o: optimizer => "optimizer", epsilon => "epsilon");
     same!(o: adam_beta1 => "adam-beta1", adam_beta2 => "adam-beta2");
     same!(o: rmsprop_alpha => "rmsprop-alpha", rmsprop_momentum => "rmsprop-momentum");
