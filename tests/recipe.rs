@@ -54,6 +54,29 @@ const STEP: [&str; 8] = [
     "0.25",
 ];
 
+/// `train eval` of `checkpoint` on the fixture text's last `chars` chars, in
+/// nats per char.
+fn eval_tail(checkpoint: &Path, chars: usize, tmp: &Path) -> f64 {
+    let text: Vec<char> = std::fs::read_to_string(data()).unwrap().chars().collect();
+    let tail: String = text[text.len() - chars..].iter().collect();
+    let file = tmp.join("tail.txt");
+    std::fs::write(&file, tail).unwrap();
+    let (c, f) = (checkpoint.display().to_string(), file.display().to_string());
+    let o = bin::run(&[
+        "eval",
+        "--checkpoint",
+        &c,
+        "--data",
+        &f,
+        "--seq-length",
+        "10",
+    ]);
+    assert_ok(&o, "eval");
+    let out = stdout(&o);
+    let per_char = out.split(": ").last().unwrap().split(' ').next().unwrap();
+    per_char.parse().unwrap()
+}
+
 #[test]
 fn a_resumed_run_crosses_decay_boundaries_exactly() {
     let tmp = tempfile::tempdir().unwrap();
@@ -156,31 +179,8 @@ fn early_stopping_keeps_the_best_weights_and_says_so() {
         last
     );
     // best.safetensors holds that iteration's weights: its validation loss is the best row's.
-    let d = dir.join("best.safetensors");
-    let val_text = tmp.path().join("val.txt");
-    let text = std::fs::read_to_string(data()).unwrap();
-    let chars: Vec<char> = text.chars().collect();
-    let val: String = chars[chars.len() - chars.len() / 4..].iter().collect();
-    std::fs::write(&val_text, val).unwrap();
-    let o = bin::run(&[
-        "eval",
-        "--checkpoint",
-        &d.display().to_string(),
-        "--data",
-        &val_text.display().to_string(),
-        "--seq-length",
-        "10",
-    ]);
-    assert_ok(&o, "eval");
-    let nats: f64 = stdout(&o)
-        .split(": ")
-        .last()
-        .unwrap()
-        .split(' ')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let n = std::fs::read_to_string(data()).unwrap().chars().count();
+    let nats = eval_tail(&dir.join("best.safetensors"), n / 4, tmp.path());
     assert!((nats - best).abs() < 1e-4 * best, "{nats} vs {best}");
 }
 
@@ -210,32 +210,12 @@ fn the_test_split_is_scored_once_with_the_best_weights() {
     let reported: f64 = row[2].parse().unwrap();
     // The test part is the last 20% of the chars; `train eval` on it with the
     // best weights gives the same loss.
-    let text = std::fs::read_to_string(data()).unwrap();
-    let chars: Vec<char> = text.chars().collect();
-    let n = chars.len();
-    let test: String = chars[n - (n as f64 * 0.2) as usize..].iter().collect();
-    let file = tmp.path().join("test.txt");
-    std::fs::write(&file, test).unwrap();
-    let best = dir.join("best.safetensors").display().to_string();
-    let o = bin::run(&[
-        "eval",
-        "--checkpoint",
-        &best,
-        "--data",
-        &file.display().to_string(),
-        "--seq-length",
-        "10",
-    ]);
-    assert_ok(&o, "eval");
-    let nats: f64 = stdout(&o)
-        .split(": ")
-        .last()
-        .unwrap()
-        .split(' ')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let n = std::fs::read_to_string(data()).unwrap().chars().count();
+    let nats = eval_tail(
+        &dir.join("best.safetensors"),
+        (n as f64 * 0.2) as usize,
+        tmp.path(),
+    );
     println!("{}; train eval on the test part: {nats}", lines[0]);
     assert!(
         (nats - reported).abs() < 1e-5 * nats,
