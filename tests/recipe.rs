@@ -233,6 +233,7 @@ fn bad_recipe_values_are_refused_in_one_line() {
             vec!["lr_schedule", "linear", "cosine"],
         ),
         (vec!["--lr-decay", "0"], vec!["lr_decay", "(0, 1]"]),
+        (vec!["--patience", "3"], vec!["patience", "val_fraction"]),
         (vec!["--lr-decay-every", "0"], vec!["lr_decay_every"]),
         (vec!["--epochs", "-1"], vec!["epochs"]),
         (

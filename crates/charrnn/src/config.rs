@@ -417,6 +417,15 @@ impl TrainConfig {
                 "cosine needs a length: set iterations or epochs".into(),
             );
         }
+        if self.patience > 0 && self.val_fraction == 0.0 {
+            return bad(
+                "patience",
+                format!(
+                    "{} needs a validation split to watch: set val_fraction",
+                    self.patience
+                ),
+            );
+        }
         if !(self.test_fraction >= 0.0 && self.val_fraction + self.test_fraction < 1.0) {
             return bad(
                 "test_fraction",
