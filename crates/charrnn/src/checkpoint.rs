@@ -70,6 +70,11 @@ fn float(d: &TensorData) -> Dtype {
 }
 
 impl Checkpoint {
+    /// The network the weights are (checked on load).
+    pub fn spec(&self) -> crate::models::ModelSpec {
+        layout::infer(&self.weights).expect("a checkpoint's weights are a network")
+    }
+
     pub fn precision(&self) -> Precision {
         self.weights.precision()
     }
@@ -100,8 +105,7 @@ impl Checkpoint {
         meta.insert("config".into(), self.config.to_toml());
         meta.insert("precision".into(), self.precision().name().into());
         meta.insert("backend".into(), self.backend.clone());
-        let spec = layout::infer(&self.weights).expect("a run's own weights");
-        let state_names = spec.state_names();
+        let state_names = self.spec().state_names();
         let mut views: Vec<(&str, TensorView<'_>)> = Vec::new();
         let tensors = self
             .weights

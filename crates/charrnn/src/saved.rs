@@ -62,13 +62,9 @@ impl Saved {
             });
         }
         let ck = Checkpoint::load(path)?;
-        let mut spec = ck.config.spec(ck.vocab.len());
-        spec.layout = crate::models::layout::infer(&ck.weights)
-            .expect("a loaded checkpoint's weights")
-            .layout;
         Ok(Self {
             path: path.to_path_buf(),
-            spec,
+            spec: ck.spec(),
             weights: ck.weights,
             vocab: ck.vocab,
             backend: Some(ck.backend),
@@ -84,9 +80,6 @@ impl Saved {
             &format!("loading {}", self.spec.describe()),
             &Estimate::inference(&self.spec, self.weights.precision(), 1),
         )?;
-        Network::load(&self.spec, &self.weights, device).map_err(|e| match e {
-            Error::Weights { problem, .. } => (*problem).in_weights(&self.path),
-            other => other,
-        })
+        Network::load(&self.spec, &self.weights, device).map_err(|p| p.in_weights(&self.path))
     }
 }

@@ -87,10 +87,8 @@ impl Trainer {
             Some(path) => {
                 let (w, vocab) = crate::weights::read(path)?;
                 same_vocab(&path.display().to_string(), &vocab, config, text)?;
-                Network::load(&spec, &w.cast(config.precision), device).map_err(|e| match e {
-                    Error::Weights { problem, .. } => (*problem).in_weights(path),
-                    other => other,
-                })?
+                Network::load(&spec, &w.cast(config.precision), device)
+                    .map_err(|p| p.in_weights(path))?
             }
             None => {
                 let w = config.fresh_weights(&spec, config.precision);
@@ -140,11 +138,9 @@ impl Trainer {
         check_memory(config, text)?;
         same_vocab("the checkpoint", &ck.vocab, config, text)?;
         let spec = config.spec(text.vocab.len());
-        let at = || config.data.clone();
-        let model = Network::load(&spec, &ck.weights, device).map_err(|e| match e {
-            Error::Weights { problem, .. } => (*problem).in_checkpoint(at()),
-            other => other,
-        })?;
+        // The checkpoint's own path is the caller's: these name no file.
+        let at = std::path::PathBuf::new;
+        let model = Network::load(&spec, &ck.weights, device).map_err(|p| p.in_checkpoint(at()))?;
         let mut trainer = Self::new(model, config, text, device)?;
         trainer.optim = config
             .optimizer_settings()

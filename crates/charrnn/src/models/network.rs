@@ -22,7 +22,7 @@ use super::params::{self, Slot};
 use super::spec::{Layout, ModelKind, ModelSpec};
 use super::{gru, layout, loss, lstm, tanh};
 use crate::Precision;
-use crate::error::Result;
+use crate::error::Problem;
 
 #[derive(Module, Debug)]
 pub struct Network {
@@ -78,8 +78,9 @@ impl Network {
     }
 
     /// Weights of either naming checked against `spec` (names, shapes,
-    /// vocabulary size), then built on `device` in their own precision.
-    pub fn load(spec: &ModelSpec, w: &NamedWeights, device: &Device) -> Result<Self> {
+    /// vocabulary size), then built on `device` in their own precision. The
+    /// problem, if any, is the caller's to place in a file.
+    pub fn load(spec: &ModelSpec, w: &NamedWeights, device: &Device) -> Result<Self, Problem> {
         let (spec, w) = layout::conform(w, spec)?;
         Ok(Self::from_weights(&spec, &w, device))
     }

@@ -1,9 +1,8 @@
 //! Adam exactly as PyTorch's `torch.optim.Adam` (single-tensor path, no
-//! AMSGrad), on the clamped gradient, with every hyper-parameter an f64 so
-//! that an f64 run is the f64 algorithm (Burn's own Adam keeps β₁, β₂ and ε
-//! as f32):
+//! AMSGrad), with every hyper-parameter an f64 so that an f64 run is the f64
+//! algorithm (Burn's own Adam keeps β₁, β₂ and ε as f32). g is the gradient
+//! after [`super::Clamped`]'s clamp:
 //!
-//!   g  = clamp(grad, −clip, clip)
 //!   t  = t + 1
 //!   m  = m + (1 − β₁)·(g − m)                  (PyTorch's lerp)
 //!   v  = β₂·v + (1 − β₂)·g²
@@ -19,9 +18,10 @@ use burn::optim::{LearningRate, Optimizer, RecordState, StateSink, StateSource};
 use burn::tensor::{Device, Tensor};
 use burn_pack::Scalar;
 
+use super::state::take;
+
 #[derive(Clone, Debug)]
 pub struct Adam {
-    pub clip: f64,
     pub beta1: f64,
     pub beta2: f64,
     pub epsilon: f64,
@@ -38,18 +38,6 @@ pub struct AdamState<const D: usize> {
     pub exp_avg: Tensor<D>,
     /// Second moment v.
     pub exp_avg_sq: Tensor<D>,
-}
-
-/// A tensor of the state by its name, or by the name Burn's optimizer gave it.
-pub(super) fn take<const D: usize>(
-    src: &mut StateSource,
-    prefix: &str,
-    names: &[&str],
-    device: &Device,
-) -> Option<Tensor<D>> {
-    let data = names.iter().find_map(|n| src.take_tensor(prefix, n))?;
-    let dtype = data.dtype();
-    Some(Tensor::from_data(data, (device, dtype)))
 }
 
 // Written by hand: the derive rebuilds tensors in the device's default dtype
@@ -81,10 +69,9 @@ impl Optimizer for Adam {
         &self,
         lr: LearningRate,
         tensor: Tensor<D>,
-        grad: Tensor<D>,
+        g: Tensor<D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
-        let g = grad.clamp(-self.clip, self.clip);
         let (step, m, v) = match state {
             Some(s) => (s.step, s.exp_avg, s.exp_avg_sq),
             None => (0, g.zeros_like(), g.zeros_like()),

@@ -1,5 +1,5 @@
-//! Any Burn optimizer with every gradient clamped elementwise to
-//! [−clip, clip] first, in the gradient's own precision (Burn's
+//! Any optimizer (Burn's SGD, charrnn's Adam and RMSprop) with every
+//! gradient clamped elementwise to [−clip, clip] first, in the gradient's own precision (Burn's
 //! `GradientClipping::Value` takes an f32 threshold, which is not the f64
 //! value in f64 runs).
 

@@ -8,8 +8,8 @@
 //!   their hyper-parameters from the config as f64.
 //!
 //! Every gradient is clamped elementwise to [−clip, clip] first, in the run's
-//! precision (each optimizer clamps itself, as the original does; [`Clamped`]
-//! wraps Burn's SGD).
+//! precision (Adagrad clamps itself, as the original does; [`Clamped`] wraps
+//! the others).
 
 mod adagrad;
 mod adam;
@@ -70,19 +70,25 @@ impl OptimizerSettings {
         match self.kind {
             OptimizerKind::Adagrad => ClampedAdagrad::new(self.clip).init(),
             OptimizerKind::Sgd => Clamped::new(SgdConfig::new().build(), self.clip).init(),
-            OptimizerKind::Rmsprop => ModuleOptimizer::from(RmsProp {
-                clip: self.clip,
-                alpha: self.alpha,
-                momentum: self.momentum,
-                epsilon: self.epsilon,
-            }),
-            OptimizerKind::Adam => ModuleOptimizer::from(Adam {
-                clip: self.clip,
-                beta1: self.beta1,
-                beta2: self.beta2,
-                epsilon: self.epsilon,
-                weight_decay: self.weight_decay,
-            }),
+            OptimizerKind::Rmsprop => Clamped::new(
+                RmsProp {
+                    alpha: self.alpha,
+                    momentum: self.momentum,
+                    epsilon: self.epsilon,
+                },
+                self.clip,
+            )
+            .init(),
+            OptimizerKind::Adam => Clamped::new(
+                Adam {
+                    beta1: self.beta1,
+                    beta2: self.beta2,
+                    epsilon: self.epsilon,
+                    weight_decay: self.weight_decay,
+                },
+                self.clip,
+            )
+            .init(),
         }
     }
 }

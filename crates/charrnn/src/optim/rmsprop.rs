@@ -1,8 +1,7 @@
 //! RMSprop exactly as PyTorch's `torch.optim.RMSprop` (single-tensor path,
-//! not centered), on the clamped gradient, with f64 hyper-parameters (Burn's
-//! own keeps α, ε and the momentum as f32):
+//! not centered), with f64 hyper-parameters (Burn's own keeps α, ε and the
+//! momentum as f32). g is the gradient after [`super::Clamped`]'s clamp:
 //!
-//!   g   = clamp(grad, −clip, clip)
 //!   v   = α·v + (1 − α)·g²
 //!   d   = √v + ε                                ε outside the root
 //!   momentum μ > 0:  b = μ·b + g / d;  p = p − lr·b
@@ -15,11 +14,10 @@
 use burn::optim::{LearningRate, Optimizer, RecordState, StateSink, StateSource};
 use burn::tensor::{Device, Tensor};
 
-use super::adam::take;
+use super::state::take;
 
 #[derive(Clone, Debug)]
 pub struct RmsProp {
-    pub clip: f64,
     pub alpha: f64,
     pub momentum: f64,
     pub epsilon: f64,
@@ -66,10 +64,9 @@ impl Optimizer for RmsProp {
         &self,
         lr: LearningRate,
         tensor: Tensor<D>,
-        grad: Tensor<D>,
+        g: Tensor<D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
-        let g = grad.clamp(-self.clip, self.clip);
         let (v, buf) = match state {
             Some(s) => (s.square_avg, s.momentum_buffer),
             None => (g.zeros_like(), None),

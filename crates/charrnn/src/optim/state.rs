@@ -7,11 +7,26 @@
 
 use std::collections::BTreeMap;
 
-use burn::tensor::{Bytes, DType, TensorData};
+use burn::optim::StateSource;
+use burn::tensor::{Bytes, DType, Device, Tensor, TensorData};
 use burn_pack::{Reader, Scalar};
 
 use crate::error::Problem;
 use crate::models::{ModelSpec, params};
+
+/// A tensor of a parameter's state by the first of `names` present (an
+/// optimizer's own name, then the name Burn's optimizer gave it), rebuilt in
+/// its saved dtype (an f64 state stays f64).
+pub(super) fn take<const D: usize>(
+    src: &mut StateSource,
+    prefix: &str,
+    names: &[&str],
+    device: &Device,
+) -> Option<Tensor<D>> {
+    let data = names.iter().find_map(|n| src.take_tensor(prefix, n))?;
+    let dtype = data.dtype();
+    Some(Tensor::from_data(data, (device, dtype)))
+}
 
 /// One state tensor of one parameter.
 pub struct StateTensor {
