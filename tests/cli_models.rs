@@ -24,19 +24,7 @@ fn fx(model: &str, file: &str) -> String {
 
 /// A quiet run of `model` on the fixture text into `dir`; `extra` flags last.
 fn run_model(model: &str, dir: &Path, extra: &[&str]) -> Output {
-    let (data, out) = (fx(model, "input.txt"), dir.display().to_string());
-    let mut args = vec![
-        "--data",
-        &data,
-        "--out-dir",
-        &out,
-        "--print-every",
-        "0",
-        "--sample-every",
-        "0",
-    ];
-    args.extend_from_slice(extra);
-    train(&args)
+    bin::quiet(&fx(model, "input.txt"), dir, extra)
 }
 
 fn losses(dir: &Path) -> Vec<f64> {

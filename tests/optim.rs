@@ -150,13 +150,13 @@ fn adamw_matches_the_formula() {
         let (mut m, mut v) = ([0.0; 3], [0.0; 3]);
         let device = device.autodiff();
         let mut model = one(&[1.0, -0.5, 0.25], &device);
-        let mut o = ModuleOptimizer::from(charrnn::optim::Adam {
-            clip,
+        let adam = charrnn::optim::Adam {
             beta1: b1,
             beta2: b2,
             epsilon: eps,
             weight_decay: wd,
-        });
+        };
+        let mut o = charrnn::optim::Clamped::new(adam, clip).init();
         let mut want = vec![1.0, -0.5, 0.25];
         for (t, g) in grads.iter().enumerate() {
             model = step(&mut o, lr, model, g, &device);

@@ -20,16 +20,12 @@ fn data() -> String {
 
 /// A quiet H 16, T 10 run of the fixture text into `dir`; `extra` last.
 fn run(dir: &Path, extra: &[&str]) -> Output {
-    let (d, out) = (data(), dir.display().to_string());
+    run_on(&data(), dir, extra)
+}
+
+/// The same on another file.
+fn run_on(data: &str, dir: &Path, extra: &[&str]) -> Output {
     let mut args = vec![
-        "--data",
-        &d,
-        "--out-dir",
-        &out,
-        "--print-every",
-        "0",
-        "--sample-every",
-        "0",
         "--hidden-size",
         "16",
         "--seq-length",
@@ -38,7 +34,7 @@ fn run(dir: &Path, extra: &[&str]) -> Output {
         "0",
     ];
     args.extend_from_slice(extra);
-    bin::run(&args)
+    bin::quiet(data, dir, &args)
 }
 
 /// 500 chars, T 10, B 1: 49 iterations an epoch; a decay every quarter epoch
@@ -267,28 +263,11 @@ fn byte_mode_trains_on_any_file_and_samples_bytes() {
     let f = file.display().to_string();
     let dir = tmp.path().join("r");
     let d = dir.display().to_string();
-    let base = [
-        "--data",
-        &f,
-        "--out-dir",
-        &d,
-        "--iterations",
-        "20",
-        "--print-every",
-        "0",
-        "--sample-every",
-        "0",
-        "--hidden-size",
-        "16",
-        "--seq-length",
-        "10",
-    ];
     // Char mode names the first bad byte and suggests byte mode.
-    let o = bin::run(&base);
+    let o = run_on(&f, &dir, &["--iterations", "20"]);
     assert_refused(&o, &["not valid UTF-8", "offset 128", "--vocab bytes"]);
-    let mut args = base.to_vec();
-    args.extend(["--vocab", "bytes"]);
-    assert_ok(&bin::run(&args), "byte mode");
+    let o = run_on(&f, &dir, &["--iterations", "20", "--vocab", "bytes"]);
+    assert_ok(&o, "byte mode");
     // The checkpoint and the weights file record the mode.
     for path in [dir.clone(), dir.join("weights.safetensors")] {
         let saved = charrnn::saved::Saved::open(&path).unwrap();

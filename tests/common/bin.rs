@@ -62,6 +62,24 @@ pub fn assert_ok(o: &Output, what: &str) {
     assert!(o.status.success(), "{what}: {}", stderr(o));
 }
 
+/// A quiet training run (no `iter` lines, no samples) on `data` into `dir`;
+/// `extra` flags last.
+pub fn quiet(data: &str, dir: &Path, extra: &[&str]) -> Output {
+    let out = dir.display().to_string();
+    let mut args = vec![
+        "--data",
+        data,
+        "--out-dir",
+        &out,
+        "--print-every",
+        "0",
+        "--sample-every",
+        "0",
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
 /// Continues the run in `dir` to `iterations` in total, quietly.
 pub fn resume_to(dir: &Path, iterations: &str) -> Output {
     let d = dir.display().to_string();
