@@ -5,7 +5,9 @@
 
 use burn::tensor::activation;
 use burn::tensor::{DType, Device, Tensor, TensorData};
-use charrnn_activations::{has_kernels, log_softmax, lstm_gates, sigmoid, tanh};
+use charrnn_activations::{
+    has_kernels, log_softmax, lstm_gates, lstm_layer, lstm_layer_by_steps, sigmoid, tanh,
+};
 
 fn backends() -> Vec<(&'static str, Device)> {
     vec![("flex", Device::flex()), ("ndarray", Device::ndarray())]
@@ -203,6 +205,58 @@ fn gradients_through_autodiff_match_burns_ops() {
                 "{backend:8} f32 {op:12} gradient error: ours {ours_err:.2e}, Burn's {burns_err:.2e}"
             );
             assert!(ours_err <= 2.0 * burns_err + 1e-7, "{backend} f32 {op}");
+        }
+    }
+}
+
+type Layer = fn(Tensor<2>, Tensor<2>, Tensor<2>, Tensor<2>) -> (Tensor<2>, Tensor<2>);
+
+/// A layer's outputs and the gradients of Σ R₁ ⊙ hs + Σ R₂ ⊙ c_T with
+/// respect to XP, h0, c0 and W_hh, for fixed pseudo-random inputs and R.
+fn layer_and_gradients(
+    layer: Layer,
+    device: &Device,
+    dtype: DType,
+) -> Vec<(&'static str, Vec<f64>)> {
+    let (t, b, h) = (7, 3, 5);
+    let device = device.clone().autodiff();
+    let values = |rows: usize, cols: usize, seed: f64| {
+        let v: Vec<f64> = (0..rows * cols)
+            .map(|i| (seed + 0.37 * i as f64).sin() * 0.8)
+            .collect();
+        Tensor::<2>::from_data(TensorData::new(v, [rows, cols]), (&device, dtype))
+    };
+    let xp = values(t * b, 4 * h, 1.0).require_grad();
+    let h0 = values(b, h, 2.0).require_grad();
+    let c0 = values(b, h, 3.0).require_grad();
+    let w = values(h, 4 * h, 4.0).mul_scalar(0.5).require_grad();
+    let (hs, c) = layer(xp.clone(), h0.clone(), c0.clone(), w.clone());
+    let loss = (hs.clone() * values(t * b, h, 5.0)).sum() + (c.clone() * values(b, h, 6.0)).sum();
+    let grads = loss.backward();
+    let grad = |x: &Tensor<2>| f64s(x.grad(&grads).expect("a gradient"));
+    vec![
+        ("hs", f64s(hs.detach())),
+        ("c_T", f64s(c.detach())),
+        ("dXP", grad(&xp)),
+        ("dh0", grad(&h0)),
+        ("dc0", grad(&c0)),
+        ("dW_hh", grad(&w)),
+    ]
+}
+
+#[test]
+fn fused_lstm_layer_matches_autodiff_of_the_step_by_step_cell() {
+    for (backend, device) in backends() {
+        for (dtype, tol) in [(DType::F64, 1e-14), (DType::F32, 1e-6)] {
+            let fused = layer_and_gradients(lstm_layer, &device, dtype);
+            let steps = layer_and_gradients(lstm_layer_by_steps, &device, dtype);
+            for ((name, ours), (_, theirs)) in fused.iter().zip(&steps) {
+                let err = rel_to_max(ours, theirs);
+                println!(
+                    "{backend:8} {dtype:?} {name:6} fused vs autodiff by steps: {err:.2e} of max"
+                );
+                assert!(err <= tol, "{backend} {dtype:?} {name}: {err:e}");
+            }
         }
     }
 }

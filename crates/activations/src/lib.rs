@@ -15,6 +15,7 @@
 
 mod extension;
 pub mod kernels;
+mod lstm_layer;
 
 use burn::backend::DispatchDevice;
 use burn::tensor::{DType, Tensor};
@@ -71,6 +72,49 @@ pub fn lstm_gates(gates: Tensor<2>) -> Tensor<2> {
             1,
         )
     }
+}
+
+/// A whole LSTM layer over a chunk (see [`lstm_layer`](mod@lstm_layer)):
+/// the input projections `xp` [T·B, 4H] (time-major, both biases in), the
+/// initial state `h0`, `c0` [B, H] and `w_hh` (W_hhᵀ) [H, 4H] give every
+/// step's h [T·B, H] and the last cell state c_T [B, H]. One registered
+/// operation with its own backward on flex and ndarray; on any other backend
+/// [`lstm_layer_by_steps`].
+pub fn lstm_layer(
+    xp: Tensor<2>,
+    h0: Tensor<2>,
+    c0: Tensor<2>,
+    w_hh: Tensor<2>,
+) -> (Tensor<2>, Tensor<2>) {
+    if has_kernels(&xp) {
+        lstm_layer::apply(xp, h0, c0, w_hh)
+    } else {
+        lstm_layer_by_steps(xp, h0, c0, w_hh)
+    }
+}
+
+/// [`lstm_layer`] composed of Burn's ops step by step (autodiff then
+/// differentiates every step): the reference the fused layer is tested
+/// against, and the layer on backends without these kernels.
+pub fn lstm_layer_by_steps(
+    xp: Tensor<2>,
+    h0: Tensor<2>,
+    c0: Tensor<2>,
+    w_hh: Tensor<2>,
+) -> (Tensor<2>, Tensor<2>) {
+    let b = h0.dims()[0];
+    let steps = xp.dims()[0] / b;
+    let (mut h, mut c) = (h0, c0);
+    let mut hs = Vec::with_capacity(steps);
+    for t in 0..steps {
+        let gates = lstm_gates(xp.clone().narrow(0, t * b, b) + h.matmul(w_hh.clone())); // [B,4H]
+        let hh = gates.dims()[1] / 4;
+        let [i, f, g, o] = [0, 1, 2, 3].map(|k| gates.clone().narrow(1, k * hh, hh));
+        c = f * c + i * g; // [B,H]
+        h = o * tanh(c.clone()); // [B,H]
+        hs.push(h.clone());
+    }
+    (Tensor::cat(hs, 0), c)
 }
 
 /// Whether the tensor lives on a backend these kernels were built for.

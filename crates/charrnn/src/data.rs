@@ -278,12 +278,22 @@ impl Chunk {
 
     /// Stream b's inputs and targets alone, as a one-stream chunk.
     pub fn stream(&self, b: usize) -> Chunk {
-        let pick = |v: &[u32]| v.iter().skip(b).step_by(self.streams).copied().collect();
+        self.streams_in(b..b + 1)
+    }
+
+    /// Streams `r`'s inputs and targets, as a chunk of `r.len()` streams
+    /// (still time-major).
+    pub fn streams_in(&self, r: std::ops::Range<usize>) -> Chunk {
+        let pick = |v: &[u32]| {
+            v.chunks(self.streams)
+                .flat_map(|step| step[r.clone()].iter().copied())
+                .collect()
+        };
         Chunk {
             inputs: pick(&self.inputs),
             targets: pick(&self.targets),
             steps: self.steps,
-            streams: 1,
+            streams: r.len(),
         }
     }
 }
@@ -376,6 +386,7 @@ mod tests {
         // time-major: (t0,b0) (t0,b1) (t1,b0) (t1,b1)
         assert_eq!(c.inputs, vec![1, 11, 2, 12]);
         assert_eq!(c.stream(1).targets, vec![12, 13]);
+        assert_eq!(c.streams_in(0..2).inputs, c.inputs);
         assert!(Streams::new(7, 2, 2, Path::new("t")).is_err());
     }
 }

@@ -7,7 +7,8 @@
 //! hand-written backward pass ([`backward`]) and the checks that hold autodiff
 //! to it and to finite differences ([`gradcheck`]), the optimizers ([`optim`]:
 //! the original's Adagrad with clamp-by-value, SGD, Burn's RMSprop and Adam),
-//! dropout masks from a host generator ([`dropout`]), the training loop
+//! dropout masks from a host generator ([`dropout`]), data-parallel steps over
+//! the cores ([`shards`]), the training loop
 //! and the assembly of a run from a config or a checkpoint ([`train`]),
 //! evaluation in nats per char ([`eval`]), sampling ([`sample`]), learning-rate schedules and epochs ([`schedule`]), opening a
 //! trained model from any file a run writes ([`saved`]), weights files ([`weights`]),
@@ -38,6 +39,7 @@ pub mod precision;
 pub mod sample;
 pub mod saved;
 pub mod schedule;
+pub mod shards;
 pub mod train;
 pub mod weights;
 

@@ -11,7 +11,7 @@
 use std::ops::Range;
 
 use burn::module::Module;
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::optim::ModuleOptimizer;
 use burn::tensor::Device;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -26,6 +26,7 @@ use crate::memory::{self, Estimate};
 use crate::models::{NamedWeights, Network, State};
 use crate::sample::sample;
 use crate::schedule::Schedule;
+use crate::shards::{self, Pass};
 
 /// Where a run stands between two steps: all of it goes into a checkpoint.
 pub struct Progress {
@@ -253,7 +254,6 @@ impl Trainer {
                 |_| {},
             )
         });
-        let (inputs, targets) = chunk.to_device(&self.device);
         let spec = model.spec();
         let masks = self.progress.dropout.masks(
             spec.layers,
@@ -262,9 +262,13 @@ impl Trainer {
             model.precision(),
             &self.device,
         );
-        let (loss_t, state) =
-            model.forward(inputs, targets, &self.progress.state, masks.as_deref());
-        let loss: f64 = loss_t.clone().into_scalar::<f64>();
+        let Pass { loss, grads, state } = shards::pass(
+            &model,
+            &chunk,
+            &self.progress.state,
+            masks.as_deref(),
+            self.config.threads,
+        );
         if !loss.is_finite() {
             self.model = Some(model);
             return Err(Error::NonFinite {
@@ -272,7 +276,6 @@ impl Trainer {
                 loss,
             });
         }
-        let grads = GradientsParams::from_grads(loss_t.backward(), &model);
         let lr = self.schedule.lr(self.progress.iter);
         self.model = Some(self.optim.step(lr, model, grads));
         let pr = &mut self.progress;

@@ -54,7 +54,29 @@ impl State {
 
     /// Stream `b` alone ([1,H] parts).
     pub fn stream(&self, b: usize) -> Self {
-        Self(self.0.iter().map(|t| t.clone().narrow(0, b, 1)).collect())
+        self.streams_in(b..b + 1)
+    }
+
+    /// Streams `r` alone ([r.len(), H] parts).
+    pub fn streams_in(&self, r: std::ops::Range<usize>) -> Self {
+        Self(
+            self.0
+                .iter()
+                .map(|t| t.clone().narrow(0, r.start, r.len()))
+                .collect(),
+        )
+    }
+
+    /// The states of consecutive groups of streams, as one state.
+    pub fn cat(groups: Vec<State>) -> Self {
+        let parts = groups[0].0.len();
+        let mut columns: Vec<Vec<Tensor<2>>> = vec![Vec::with_capacity(groups.len()); parts];
+        for group in groups {
+            for (k, t) in group.0.into_iter().enumerate() {
+                columns[k].push(t);
+            }
+        }
+        Self(columns.into_iter().map(|c| Tensor::cat(c, 0)).collect())
     }
 
     pub fn to_data(&self) -> Vec<TensorData> {
@@ -159,11 +181,12 @@ impl Network {
         }
     }
 
+    /// One step of a step-by-step cell (the LSTM runs whole layers).
     fn cell_step(&self, layer: &Layer, xp: Tensor<2>, state: &[Tensor<2>]) -> Vec<Tensor<2>> {
         match self.kind {
             ModelKind::Rnn => tanh::step(layer, xp, state),
-            ModelKind::Lstm => lstm::step(layer, xp, state),
             ModelKind::Gru => gru::step(layer, xp, state),
+            ModelKind::Lstm => unreachable!("the LSTM runs a layer at a time"),
         }
     }
 
@@ -172,6 +195,49 @@ impl Network {
     /// each layer's parts in order (h, or h and c), each [B, H]; `masks`, one
     /// [T·B, H] per layer, multiply each layer's outputs.
     pub fn hidden(
+        &self,
+        inputs: Tensor<1, Int>,
+        state: &State,
+        masks: Option<&[Tensor<2>]>,
+    ) -> (Tensor<2>, State) {
+        match self.kind {
+            ModelKind::Lstm => self.hidden_by_layers(inputs, state, masks),
+            ModelKind::Rnn | ModelKind::Gru => self.hidden_by_steps(inputs, state, masks),
+        }
+    }
+
+    /// [`Network::hidden`] a whole layer at a time (the LSTM): each layer's
+    /// input projection is one product (a gather for layer 0), then the
+    /// layer's recurrence is one operation with its own backward
+    /// (see [`lstm`]), whose weight gradient is one product per chunk
+    /// instead of one per step.
+    fn hidden_by_layers(
+        &self,
+        inputs: Tensor<1, Int>,
+        state: &State,
+        masks: Option<&[Tensor<2>]>,
+    ) -> (Tensor<2>, State) {
+        let mut below: Option<Tensor<2>> = None; // [T·B, H]
+        let mut out_state = Vec::with_capacity(state.0.len());
+        for (k, layer) in self.layers.iter().enumerate() {
+            let bias = layer.input_bias(true); // [1, 4H]
+            let xp = match below.take() {
+                None => (layer.w_ih.val() + bias).select(0, inputs.clone()),
+                Some(x) => x.matmul(layer.w_ih.val()) + bias,
+            }; // [T·B, 4H]
+            let (hs, s) = lstm::layer(layer, xp, &state.0[2 * k..2 * k + 2]); // [T·B, H]
+            out_state.extend(s);
+            below = Some(match masks {
+                Some(masks) => hs * masks[k].clone(),
+                None => hs,
+            });
+        }
+        (below.expect("at least one layer"), State(out_state))
+    }
+
+    /// [`Network::hidden`] a step at a time through each layer's cell (tanh
+    /// RNN, GRU).
+    fn hidden_by_steps(
         &self,
         inputs: Tensor<1, Int>,
         state: &State,
@@ -236,8 +302,21 @@ impl Network {
         masks: Option<&[Tensor<2>]>,
     ) -> (Tensor<1>, State) {
         let b = state.0[0].dims()[0];
+        self.forward_part(inputs, targets, state, masks, b)
+    }
+
+    /// [`Network::forward`] for some of a batch's streams: their summed loss
+    /// divided by the whole batch's `batch` (see [`crate::shards`]).
+    pub fn forward_part(
+        &self,
+        inputs: Tensor<1, Int>,
+        targets: Tensor<2, Int>,
+        state: &State,
+        masks: Option<&[Tensor<2>]>,
+        batch: usize,
+    ) -> (Tensor<1>, State) {
         let (h_top, state) = self.hidden(inputs, state, masks);
-        (loss::chunk_loss(self.logits(h_top), targets, b), state)
+        (loss::chunk_loss(self.logits(h_top), targets, batch), state)
     }
 
     /// One step for sampling and evaluation: the next state and logits [B,V]

@@ -1,0 +1,280 @@
+//! A whole LSTM layer over a chunk as one registered operation, with its own
+//! backward, as cuDNN and PyTorch's CPU LSTM run it:
+//!
+//!   forward, per step t:  G_t = XP_t + h_{t−1}·W_hh     [B, 4H]
+//!                         [i f g o] = σ σ tanh σ (G_t)
+//!                         c_t = f ⊙ c_{t−1} + i ⊙ g;  h_t = o ⊙ tanh(c_t)
+//!   backward, t = T−1…0:  dG_t from dh_t, dc_t (the chain rule of the lines
+//!                         above), dh_{t−1} += dG_t·W_hhᵀ, dc_{t−1} = dc_t ⊙ f
+//!                         then once: dW_hh = [h_0 … h_{T−1}]ᵀ·[dG_0; …; dG_{T−1}]
+//!
+//! Why: under autodiff every step's product h_{t−1}·W_hh gets its own
+//! weight gradient h_{t−1}ᵀ·dG_t, a [H, 4H] product of inner size B written
+//! and summed T times (memory-bound: at 2 × 512 it was a third of a step's
+//! time). Here the recurrence keeps only dh_{t−1} per step and the weight's
+//! gradient is one product of inner size T·B. The input projection XP
+//! [T·B, 4H] comes in whole, so the layer above also multiplies once per
+//! chunk. The arithmetic of each step is the unfused cell's, op for op
+//! (tests/activations.rs holds the gradients to autodiff's of the unfused
+//! cell).
+//!
+//! Shapes: XP [T·B, 4H] (time-major), h0 and c0 [B, H], W_hh [H, 4H]; the
+//! output is [(T+1)·B, H]: every step's h, then c_T.
+
+// burn-ndarray is deprecated upstream (flex replaces it) but is still one of
+// charrnn's backends.
+#![allow(deprecated)]
+
+use burn::backend::TensorMetadata;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::{Autodiff, Backend, Dispatch, backend_extension, tensor::FloatTensor};
+use burn::tensor::{Slice, Tensor};
+
+use crate::extension::Activations;
+use crate::kernels::Activation;
+
+/// Runs the layer through Burn's dispatch (flex or ndarray, autodiff or not):
+/// returns every step's h [T·B, H] and the last cell state c_T [B, H].
+pub fn apply(
+    xp: Tensor<2>,
+    h0: Tensor<2>,
+    c0: Tensor<2>,
+    w_hh: Tensor<2>,
+) -> (Tensor<2>, Tensor<2>) {
+    let [n, _] = xp.dims();
+    let b = h0.dims()[0];
+    let out = Tensor::<2>::from_dispatch(<Dispatch as LstmLayer>::lstm_layer(
+        xp.into_dispatch(),
+        h0.into_dispatch(),
+        c0.into_dispatch(),
+        w_hh.into_dispatch(),
+    ));
+    (out.clone().narrow(0, 0, n), out.narrow(0, n, b))
+}
+
+#[backend_extension(
+    Flex: cfg(feature = "flex"),
+    NdArray: cfg(feature = "ndarray"),
+    Autodiff
+)]
+pub trait LstmLayer: Backend {
+    /// XP [T·B, 4H], h0 [B, H], c0 [B, H], W_hh [H, 4H] → [(T+1)·B, H].
+    fn lstm_layer(
+        xp: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+        c0: FloatTensor<Self>,
+        w_hh: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+}
+
+#[cfg(feature = "flex")]
+impl LstmLayer for burn::backend::Flex {
+    fn lstm_layer(
+        xp: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+        c0: FloatTensor<Self>,
+        w_hh: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        forward::<Self>(xp, h0, c0, w_hh).out
+    }
+}
+
+#[cfg(feature = "ndarray")]
+impl LstmLayer for burn::backend::NdArray {
+    fn lstm_layer(
+        xp: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+        c0: FloatTensor<Self>,
+        w_hh: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        forward::<Self>(xp, h0, c0, w_hh).out
+    }
+}
+
+/// What the forward keeps for the backward.
+#[derive(Clone, Debug)]
+struct Saved<B: Backend> {
+    /// [(T+1)·B, H]: h_1…h_T, then c_T (the op's output).
+    out: FloatTensor<B>,
+    /// [T·B, 4H]: σ(i) σ(f) tanh(g) σ(o) per step.
+    gates: FloatTensor<B>,
+    /// [T·B, H]: c_t per step.
+    c: FloatTensor<B>,
+    /// [T·B, H]: tanh(c_t) per step.
+    tanh_c: FloatTensor<B>,
+}
+
+/// Rows `r` of a [rows, cols] tensor.
+fn rows<B: Backend>(t: &FloatTensor<B>, r: std::ops::Range<usize>) -> FloatTensor<B> {
+    let cols = t.shape()[1];
+    B::float_slice(t.clone(), &[Slice::from(r), Slice::from(0..cols)])
+}
+
+/// Gate block k (i, f, g, o) of [B, 4H] gates.
+fn block<B: Backend>(gates: &FloatTensor<B>, k: usize) -> FloatTensor<B> {
+    let shape = gates.shape();
+    let h = shape[1] / 4;
+    B::float_slice(
+        gates.clone(),
+        &[Slice::from(0..shape[0]), Slice::from(k * h..(k + 1) * h)],
+    )
+}
+
+fn forward<B: Backend + Activations>(
+    xp: FloatTensor<B>,
+    h0: FloatTensor<B>,
+    c0: FloatTensor<B>,
+    w_hh: FloatTensor<B>,
+) -> Saved<B> {
+    let b = h0.shape()[0];
+    let steps = xp.shape()[0] / b;
+    let (mut h, mut c) = (h0, c0);
+    let (mut hs, mut gs, mut cs, mut tcs) = (vec![], vec![], vec![], vec![]);
+    for t in 0..steps {
+        let pre = B::float_add(
+            rows::<B>(&xp, t * b..(t + 1) * b),
+            B::float_matmul(h, w_hh.clone()),
+        );
+        let gates = B::activate(pre, Activation::LstmGates); // [B,4H]
+        let [i, f, g, o] = [0, 1, 2, 3].map(|k| block::<B>(&gates, k));
+        c = B::float_add(B::float_mul(f, c), B::float_mul(i, g)); // [B,H]
+        let tanh_c = B::activate(c.clone(), Activation::Tanh);
+        h = B::float_mul(o, tanh_c.clone()); // [B,H]
+        hs.push(h.clone());
+        gs.push(gates);
+        cs.push(c.clone());
+        tcs.push(tanh_c);
+    }
+    hs.push(c);
+    Saved {
+        out: B::float_cat(hs, 0),
+        gates: B::float_cat(gs, 0),
+        c: B::float_cat(cs, 0),
+        tanh_c: B::float_cat(tcs, 0),
+    }
+}
+
+/// The inputs' gradients [dXP, dh0, dc0, dW_hh] from the output's gradient
+/// `grad` [(T+1)·B, H].
+fn backward<B: Backend + Activations>(
+    grad: FloatTensor<B>,
+    h0: FloatTensor<B>,
+    c0: FloatTensor<B>,
+    w_hh: FloatTensor<B>,
+    s: Saved<B>,
+) -> [FloatTensor<B>; 4] {
+    let b = h0.shape()[0];
+    let steps = s.gates.shape()[0] / b;
+    let w_t = B::float_transpose(w_hh);
+    let mut dh_next: Option<FloatTensor<B>> = None;
+    let mut dc = rows::<B>(&grad, steps * b..(steps + 1) * b); // c_T's own gradient
+    let mut d_gates = Vec::with_capacity(steps);
+    for t in (0..steps).rev() {
+        let at = t * b..(t + 1) * b;
+        let dh = match dh_next.take() {
+            Some(d) => B::float_add(rows::<B>(&grad, at.clone()), d),
+            None => rows::<B>(&grad, at.clone()),
+        };
+        let gates = rows::<B>(&s.gates, at.clone());
+        let [i, f, g, o] = [0, 1, 2, 3].map(|k| block::<B>(&gates, k));
+        let tanh_c = rows::<B>(&s.tanh_c, at);
+        let c_prev = if t == 0 {
+            c0.clone()
+        } else {
+            rows::<B>(&s.c, (t - 1) * b..t * b)
+        };
+        // h = o ⊙ tanh(c): do = dh ⊙ tanh(c), dc += (dh ⊙ o) ⊙ (1 − tanh²(c))
+        let d_o = B::float_mul(dh.clone(), tanh_c.clone());
+        let dc_from_h = B::activate_grad(tanh_c, B::float_mul(dh, o), Activation::Tanh);
+        dc = B::float_add(dc, dc_from_h);
+        // c = f ⊙ c_prev + i ⊙ g
+        let di = B::float_mul(dc.clone(), g);
+        let dg = B::float_mul(dc.clone(), i);
+        let df = B::float_mul(dc.clone(), c_prev);
+        dc = B::float_mul(dc, f);
+        let d_post = B::float_cat(vec![di, df, dg, d_o], 1); // [B,4H]
+        let d_pre = B::activate_grad(gates, d_post, Activation::LstmGates);
+        dh_next = Some(B::float_matmul(d_pre.clone(), w_t.clone()));
+        d_gates.push(d_pre);
+    }
+    d_gates.reverse();
+    let d_xp = B::float_cat(d_gates, 0); // [T·B,4H]
+    // The inputs of the recurrent products: h_0 … h_{T−1}.
+    let h_prev = if steps == 1 {
+        h0
+    } else {
+        B::float_cat(vec![h0, rows::<B>(&s.out, 0..(steps - 1) * b)], 0)
+    };
+    let d_w = B::float_matmul(B::float_transpose(h_prev), d_xp.clone()); // [H,4H]
+    let dh0 = dh_next.expect("at least one step");
+    [d_xp, dh0, dc, d_w]
+}
+
+/// The backward node: its state is the inputs it needs and the forward's.
+#[derive(Debug)]
+struct LstmLayerBackward;
+
+#[derive(Clone, Debug)]
+struct State<B: Backend> {
+    h0: FloatTensor<B>,
+    c0: FloatTensor<B>,
+    w_hh: FloatTensor<B>,
+    saved: Saved<B>,
+}
+
+impl<B: Backend + Activations> Backward<B, 4> for LstmLayerBackward {
+    type State = State<B>;
+
+    fn backward(self, ops: Ops<Self::State, 4>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = grads.consume::<B>(&ops.node);
+        let State {
+            h0,
+            c0,
+            w_hh,
+            saved,
+        } = ops.state;
+        let inputs = backward::<B>(grad, h0, c0, w_hh, saved);
+        for (parent, g) in ops.parents.into_iter().zip(inputs) {
+            if let Some(node) = parent {
+                grads.register::<B>(node.id, g);
+            }
+        }
+    }
+}
+
+/// Autodiff: the inner backend's forward, and a backward node that runs
+/// [`backward`] on the inner backend.
+impl<B: Backend + Activations, C: CheckpointStrategy> LstmLayer for Autodiff<B, C> {
+    fn lstm_layer(
+        xp: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+        c0: FloatTensor<Self>,
+        w_hh: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let (xp, n_xp) = xp.into_parts();
+        let (h0, n_h0) = h0.into_parts();
+        let (c0, n_c0) = c0.into_parts();
+        let (w_hh, n_w) = w_hh.into_parts();
+        match LstmLayerBackward
+            .prepare::<C>([n_xp, n_h0, n_c0, n_w])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let saved = forward::<B>(xp, h0.clone(), c0.clone(), w_hh.clone());
+                let out = saved.out.clone();
+                let state = State {
+                    h0,
+                    c0,
+                    w_hh,
+                    saved,
+                };
+                prep.finish(state, out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(forward::<B>(xp, h0, c0, w_hh).out),
+        }
+    }
+}
