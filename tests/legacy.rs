@@ -73,7 +73,10 @@ fn old_runs_sample_the_same_text() {
 }
 
 /// Resumed from 20 to 30 iterations: under Adagrad and SGD the metrics,
-/// evaluations and weights are byte-identical to the old main's; under Adam
+/// evaluations and weights are byte-identical to the old main's where the
+/// matrix products run the kernels the fixtures were made with (AVX2; on an
+/// AVX-512 machine, gemm's AVX-512 kernels sum in another order and the
+/// losses agree to f32 rounding); under Adam
 /// and RMSprop, which now compute PyTorch's update with f64 hyper-parameters
 /// where Burn's kept f32 ones, they agree to that difference (the state
 /// itself is read exactly: see the next test).
@@ -86,7 +89,7 @@ fn old_runs_resume_to_the_same_numbers() {
         let d = dir.display().to_string();
         assert_ok(&run(&["--resume", &d, "--iterations", "30"]), case);
         let want = legacy(case).join("resumed");
-        if matches!(case, "rnn" | "rnn2") {
+        if matches!(case, "rnn" | "rnn2") && same_kernels_as_the_fixtures() {
             let files = ["metrics.csv", "eval.csv", "weights.safetensors"];
             let what = format!("{case} against the old main");
             bin::assert_same_files(&dir, &want, &files, &what);
@@ -96,10 +99,15 @@ fn old_runs_resume_to_the_same_numbers() {
                 common::csv_column(&want.join("metrics.csv"), 1),
             );
             let rel = common::rel_diff(&got[20..], &old[20..]);
-            println!(
-                "{case}: resumed losses within {rel:e} of the old main's (Burn's f32 hyper-parameters)"
-            );
-            assert!(rel < 1e-4, "{case}: {rel:e}");
+            // Adam and RMSprop: Burn's f32 hyper-parameters then, f64 now;
+            // Adagrad and SGD on AVX-512: f32 products summed in another order.
+            let tol = if matches!(case, "rnn" | "rnn2") {
+                1e-5
+            } else {
+                1e-4
+            };
+            println!("{case}: resumed losses within {rel:e} of the old main's (at most {tol:e})");
+            assert!(rel < tol, "{case}: {rel:e}");
             assert_eq!(
                 got[..20],
                 old[..20],
@@ -166,4 +174,13 @@ fn burns_optimizer_state_is_read_into_ours() {
         }
         println!("{case}: {compared} state tensors read into charrnn's optimizer unchanged");
     }
+}
+
+/// Whether gemm runs the AVX2 kernels that made the fixtures (it picks its
+/// AVX-512 ones at run time where the CPU has them).
+fn same_kernels_as_the_fixtures() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return !std::arch::is_x86_feature_detected!("avx512f");
+    #[allow(unreachable_code)]
+    true
 }
