@@ -123,7 +123,7 @@ fn tensor_names(path: &Path) -> Vec<String> {
 
 /// 80 iterations straight and 40 + --resume to 80 are byte-identical for a
 /// stacked LSTM with dropout 0.3 and Adam, in f32 and f64 (and with RMSprop's
-/// and SGD's state too).
+/// and SGD's state too), trained in two shards (`--threads 2`).
 #[test]
 fn lstm_with_dropout_and_adam_resumes_exactly() {
     for (precision, optimizer) in [
@@ -150,6 +150,8 @@ fn lstm_with_dropout_and_adam_resumes_exactly() {
                 "0.002",
                 "--batch-size",
                 "4",
+                "--threads",
+                "2",
                 "--seq-length",
                 "12",
                 "--precision",

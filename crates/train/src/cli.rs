@@ -82,7 +82,7 @@ pub struct ModelArgs {
     /// Backend (see the list below) [default: flex]
     #[arg(long)]
     pub backend: Option<Backend>,
-    /// CPU threads for large matrix products on flex and ndarray (2 paid at hidden size 512, not at 100-128) [default: 1]
+    /// CPU threads on flex and ndarray: the streams split into this many shards trained side by side [default: all cores]
     #[arg(long, allow_negative_numbers = true)]
     pub threads: Option<usize>,
     /// Start from these weights (safetensors: min-char-rnn's or PyTorch's layout) [default: random]
