@@ -6,7 +6,8 @@
 use burn::tensor::activation;
 use burn::tensor::{DType, Device, Tensor, TensorData};
 use charrnn_activations::{
-    has_kernels, log_softmax, lstm_gates, lstm_layer, lstm_layer_by_steps, sigmoid, tanh,
+    gru_layer, gru_layer_by_steps, has_kernels, log_softmax, lstm_gates, lstm_layer,
+    lstm_layer_by_steps, sigmoid, tanh,
 };
 
 fn backends() -> Vec<(&'static str, Device)> {
@@ -256,6 +257,57 @@ fn fused_lstm_layer_matches_autodiff_of_the_step_by_step_cell() {
                     "{backend:8} {dtype:?} {name:6} fused vs autodiff by steps: {err:.2e} of max"
                 );
                 assert!(err <= tol, "{backend} {dtype:?} {name}: {err:e}");
+            }
+        }
+    }
+}
+
+type GruLayer = fn(Tensor<2>, Tensor<2>, Tensor<2>, Tensor<2>) -> Tensor<2>;
+
+/// A GRU layer's outputs and the gradients of Σ R ⊙ hs with respect to XP,
+/// h0, W_hh and b_hh, for fixed pseudo-random inputs and R.
+fn gru_and_gradients(
+    layer: GruLayer,
+    device: &Device,
+    dtype: DType,
+) -> Vec<(&'static str, Vec<f64>)> {
+    let (t, b, h) = (7, 3, 5);
+    let device = device.clone().autodiff();
+    let values = |rows: usize, cols: usize, seed: f64| {
+        let v: Vec<f64> = (0..rows * cols)
+            .map(|i| (seed + 0.41 * i as f64).sin() * 0.8)
+            .collect();
+        Tensor::<2>::from_data(TensorData::new(v, [rows, cols]), (&device, dtype))
+    };
+    let xp = values(t * b, 3 * h, 1.0).require_grad();
+    let h0 = values(b, h, 2.0).require_grad();
+    let w = values(h, 3 * h, 4.0).mul_scalar(0.5).require_grad();
+    let bias = values(1, 3 * h, 7.0).require_grad();
+    let hs = layer(xp.clone(), h0.clone(), w.clone(), bias.clone());
+    let loss = (hs.clone() * values(t * b, h, 5.0)).sum();
+    let grads = loss.backward();
+    let grad = |x: &Tensor<2>| f64s(x.grad(&grads).expect("a gradient"));
+    vec![
+        ("hs", f64s(hs.detach())),
+        ("dXP", grad(&xp)),
+        ("dh0", grad(&h0)),
+        ("dW_hh", grad(&w)),
+        ("db_hh", grad(&bias)),
+    ]
+}
+
+#[test]
+fn fused_gru_layer_matches_autodiff_of_the_step_by_step_cell() {
+    for (backend, device) in backends() {
+        for (dtype, tol) in [(DType::F64, 1e-14), (DType::F32, 1e-6)] {
+            let fused = gru_and_gradients(gru_layer, &device, dtype);
+            let steps = gru_and_gradients(gru_layer_by_steps, &device, dtype);
+            for ((name, ours), (_, theirs)) in fused.iter().zip(&steps) {
+                let err = rel_to_max(ours, theirs);
+                println!(
+                    "{backend:8} {dtype:?} GRU {name:6} fused vs autodiff by steps: {err:.2e} of max"
+                );
+                assert!(err <= tol, "{backend} {dtype:?} GRU {name}: {err:e}");
             }
         }
     }

@@ -14,6 +14,7 @@
 //! on any other backend (wgpu) they are Burn's own ops.
 
 mod extension;
+mod gru_layer;
 pub mod kernels;
 mod lstm_layer;
 
@@ -115,6 +116,48 @@ pub fn lstm_layer_by_steps(
         hs.push(h.clone());
     }
     (Tensor::cat(hs, 0), c)
+}
+
+/// A whole GRU layer over a chunk (see [`gru_layer`](mod@gru_layer)): the
+/// input projections `xp` = x·W_ihᵀ + b_ih [T·B, 3H] (time-major), the
+/// initial state `h0` [B, H], `w_hh` (W_hhᵀ) [H, 3H] and `b_hh` [1, 3H]
+/// give every step's h [T·B, H]. One registered operation with its own
+/// backward on flex and ndarray; on any other backend [`gru_layer_by_steps`].
+pub fn gru_layer(xp: Tensor<2>, h0: Tensor<2>, w_hh: Tensor<2>, b_hh: Tensor<2>) -> Tensor<2> {
+    if has_kernels(&xp) {
+        gru_layer::apply(xp, h0, w_hh, b_hh)
+    } else {
+        gru_layer_by_steps(xp, h0, w_hh, b_hh)
+    }
+}
+
+/// [`gru_layer`] composed of Burn's ops step by step (PyTorch's `nn.GRU`
+/// cell, gate order r, z, n): the reference the fused layer is tested
+/// against, and the layer on backends without these kernels.
+pub fn gru_layer_by_steps(
+    xp: Tensor<2>,
+    h0: Tensor<2>,
+    w_hh: Tensor<2>,
+    b_hh: Tensor<2>,
+) -> Tensor<2> {
+    let b = h0.dims()[0];
+    let hs = h0.dims()[1];
+    let steps = xp.dims()[0] / b;
+    let mut h = h0;
+    let mut outs = Vec::with_capacity(steps);
+    for t in 0..steps {
+        let x = xp.clone().narrow(0, t * b, b); // [B,3H]
+        let hp = h.clone().matmul(w_hh.clone()) + b_hh.clone(); // [B,3H]
+        // r and z in one sigmoid over the first 2H columns.
+        let rz = sigmoid(x.clone().narrow(1, 0, 2 * hs) + hp.clone().narrow(1, 0, 2 * hs));
+        let r = rz.clone().narrow(1, 0, hs);
+        let z = rz.narrow(1, hs, hs);
+        let n = tanh(x.narrow(1, 2 * hs, hs) + r * hp.narrow(1, 2 * hs, hs));
+        // (1 − z)·n + z·h, written as n + z·(h − n): one op fewer.
+        h = n.clone() + z * (h - n);
+        outs.push(h.clone());
+    }
+    Tensor::cat(outs, 0)
 }
 
 /// Whether the tensor lives on a backend these kernels were built for.

@@ -108,13 +108,13 @@ struct Saved<B: Backend> {
 }
 
 /// Rows `r` of a [rows, cols] tensor.
-fn rows<B: Backend>(t: &FloatTensor<B>, r: std::ops::Range<usize>) -> FloatTensor<B> {
+pub(crate) fn rows<B: Backend>(t: &FloatTensor<B>, r: std::ops::Range<usize>) -> FloatTensor<B> {
     let cols = t.shape()[1];
     B::float_slice(t.clone(), &[Slice::from(r), Slice::from(0..cols)])
 }
 
 /// Gate block k (i, f, g, o) of [B, 4H] gates.
-fn block<B: Backend>(gates: &FloatTensor<B>, k: usize) -> FloatTensor<B> {
+pub(crate) fn block<B: Backend>(gates: &FloatTensor<B>, k: usize) -> FloatTensor<B> {
     let shape = gates.shape();
     let h = shape[1] / 4;
     B::float_slice(

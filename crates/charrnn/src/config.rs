@@ -527,4 +527,3 @@ mod tests {
         assert!(e.contains("line 2 (`seq_length = -3`)"), "{e}");
     }
 }
-

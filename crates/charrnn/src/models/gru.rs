@@ -6,26 +6,26 @@
 //!   n = tanh(xn + r ⊙ hn)       r multiplies the recurrent product *with* its bias
 //!   h_t = (1 − z) ⊙ n + z ⊙ h_{t-1}
 //!
-//! Only the forward is written: autodiff differentiates it.
+//! It runs a whole layer over a chunk at a time: the input projections of
+//! all T steps are one product (one gather for layer 0), and the recurrence
+//! is one operation with its own backward ([`charrnn_activations::gru_layer`],
+//! held to autodiff's gradients of the step-by-step cell in
+//! tests/activations.rs), which computes W_hh's gradient once per chunk.
 
 use burn::tensor::Tensor;
 
-use charrnn_activations::{sigmoid, tanh};
+use charrnn_activations::gru_layer;
 
 use super::layer::Layer;
 
-/// One step. `xp` is this step's input projection x_t·W_ihᵀ + b_ih [B, 3H];
-/// the state is [h], [B, H].
-pub fn step(layer: &Layer, xp: Tensor<2>, state: &[Tensor<2>]) -> Vec<Tensor<2>> {
-    let h = state[0].clone();
-    let hsize = h.dims()[1];
-    let hp = layer.recur_biased(h.clone()); // [B,3H]
-    // r and z in one sigmoid over the first 2H columns.
-    let rz = sigmoid(xp.clone().narrow(1, 0, 2 * hsize) + hp.clone().narrow(1, 0, 2 * hsize));
-    let r = rz.clone().narrow(1, 0, hsize);
-    let z = rz.narrow(1, hsize, hsize);
-    let n = tanh(xp.narrow(1, 2 * hsize, hsize) + r * hp.narrow(1, 2 * hsize, hsize));
-    // (1 − z)·n + z·h, written as n + z·(h − n): one op fewer.
-    let h = n.clone() + z * (h - n);
-    vec![h]
+/// One layer over a chunk. `xp` holds every step's input projection
+/// x_t·W_ihᵀ + b_ih [T·B, 3H] (time-major); `state` is [h], [B, H].
+/// Returns every step's h [T·B, H] and the state after the last step.
+pub fn layer(layer: &Layer, xp: Tensor<2>, state: &[Tensor<2>]) -> (Tensor<2>, Vec<Tensor<2>>) {
+    let b = state[0].dims()[0];
+    let steps = xp.dims()[0] / b;
+    let b_hh = layer.b_hh.as_ref().expect("a GRU layer has b_hh").val();
+    let hs = gru_layer(xp, state[0].clone(), layer.w_hh.val(), b_hh);
+    let h = hs.clone().narrow(0, (steps - 1) * b, b);
+    (hs, vec![h])
 }

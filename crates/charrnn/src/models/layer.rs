@@ -57,12 +57,4 @@ impl Layer {
     pub fn recur(&self, h: Tensor<2>) -> Tensor<2> {
         h.matmul(self.w_hh.val())
     }
-
-    /// h·W_hhᵀ + b_hh: [B, G·H] (the GRU's, whose reset gate scales it whole).
-    pub fn recur_biased(&self, h: Tensor<2>) -> Tensor<2> {
-        match &self.b_hh {
-            Some(b_hh) => self.recur(h) + b_hh.val(),
-            None => self.recur(h),
-        }
-    }
 }

@@ -3,9 +3,12 @@
 //!
 //! - [`network`]: L layers of one cell kind under one output projection; a
 //!   forward over a chunk from a [`State`], a step for sampling;
-//! - [`tanh`], [`lstm`], [`gru`]: the cells, forward only (Burn's autodiff
-//!   produces the gradients; [`crate::gradcheck`] holds it to finite
+//! - [`tanh`]: min-char-rnn's cell, forward only, a step at a time (Burn's
+//!   autodiff produces the gradients; [`crate::gradcheck`] holds it to finite
 //!   differences and to the hand-written backward);
+//! - [`lstm`], [`gru`]: the gated cells, a whole layer per chunk, each one
+//!   operation with its own backward (crates/activations), held to
+//!   autodiff's gradients of the step-by-step cell;
 //! - [`layer`]: a layer's parameters and the work every cell shares;
 //! - [`loss`]: the original's loss;
 //! - [`spec`]: what a network is (kind, depth, sizes, naming, init);

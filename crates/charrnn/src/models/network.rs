@@ -181,15 +181,6 @@ impl Network {
         }
     }
 
-    /// One step of a step-by-step cell (the LSTM runs whole layers).
-    fn cell_step(&self, layer: &Layer, xp: Tensor<2>, state: &[Tensor<2>]) -> Vec<Tensor<2>> {
-        match self.kind {
-            ModelKind::Rnn => tanh::step(layer, xp, state),
-            ModelKind::Gru => gru::step(layer, xp, state),
-            ModelKind::Lstm => unreachable!("the LSTM runs a layer at a time"),
-        }
-    }
-
     /// The top layer's outputs [T·B, H] (after its dropout mask) and the
     /// state after the last step. `inputs` [T·B] time-major; `state` holds
     /// each layer's parts in order (h, or h and c), each [B, H]; `masks`, one
@@ -201,15 +192,15 @@ impl Network {
         masks: Option<&[Tensor<2>]>,
     ) -> (Tensor<2>, State) {
         match self.kind {
-            ModelKind::Lstm => self.hidden_by_layers(inputs, state, masks),
-            ModelKind::Rnn | ModelKind::Gru => self.hidden_by_steps(inputs, state, masks),
+            ModelKind::Lstm | ModelKind::Gru => self.hidden_by_layers(inputs, state, masks),
+            ModelKind::Rnn => self.hidden_by_steps(inputs, state, masks),
         }
     }
 
-    /// [`Network::hidden`] a whole layer at a time (the LSTM): each layer's
+    /// [`Network::hidden`] a whole layer at a time (LSTM, GRU): each layer's
     /// input projection is one product (a gather for layer 0), then the
-    /// layer's recurrence is one operation with its own backward
-    /// (see [`lstm`]), whose weight gradient is one product per chunk
+    /// layer's recurrence is one operation with its own backward (see
+    /// [`lstm`], [`gru`]), whose weight gradient is one product per chunk
     /// instead of one per step.
     fn hidden_by_layers(
         &self,
@@ -217,15 +208,22 @@ impl Network {
         state: &State,
         masks: Option<&[Tensor<2>]>,
     ) -> (Tensor<2>, State) {
+        let parts = self.kind.state_parts().len();
+        // The GRU's reset gate scales the recurrent product with its bias.
+        let both_biases = self.kind == ModelKind::Lstm;
         let mut below: Option<Tensor<2>> = None; // [T·B, H]
         let mut out_state = Vec::with_capacity(state.0.len());
         for (k, layer) in self.layers.iter().enumerate() {
-            let bias = layer.input_bias(true); // [1, 4H]
+            let bias = layer.input_bias(both_biases); // [1, G·H]
             let xp = match below.take() {
                 None => (layer.w_ih.val() + bias).select(0, inputs.clone()),
                 Some(x) => x.matmul(layer.w_ih.val()) + bias,
-            }; // [T·B, 4H]
-            let (hs, s) = lstm::layer(layer, xp, &state.0[2 * k..2 * k + 2]); // [T·B, H]
+            }; // [T·B, G·H]
+            let s = &state.0[k * parts..(k + 1) * parts];
+            let (hs, s) = match self.kind {
+                ModelKind::Gru => gru::layer(layer, xp, s),
+                _ => lstm::layer(layer, xp, s),
+            }; // [T·B, H]
             out_state.extend(s);
             below = Some(match masks {
                 Some(masks) => hs * masks[k].clone(),
@@ -235,8 +233,9 @@ impl Network {
         (below.expect("at least one layer"), State(out_state))
     }
 
-    /// [`Network::hidden`] a step at a time through each layer's cell (tanh
-    /// RNN, GRU).
+    /// [`Network::hidden`] a step at a time through each layer's cell (the
+    /// tanh RNN, min-char-rnn's, whose hand-written backward is the
+    /// reference for autodiff's).
     fn hidden_by_steps(
         &self,
         inputs: Tensor<1, Int>,
@@ -244,9 +243,6 @@ impl Network {
         masks: Option<&[Tensor<2>]>,
     ) -> (Tensor<2>, State) {
         let state = &state.0;
-        let parts = self.kind.state_parts().len();
-        // The GRU's reset gate scales the recurrent product with its bias.
-        let both_biases = self.kind != ModelKind::Gru;
         let b = state[0].dims()[0];
         let steps = inputs.dims()[0] / b;
         // Layer by layer; each layer's outputs stay one tensor per step, so
@@ -254,7 +250,7 @@ impl Network {
         let mut below: Vec<Tensor<2>> = Vec::new();
         let mut out_state = Vec::with_capacity(state.len());
         for (k, layer) in self.layers.iter().enumerate() {
-            let bias = layer.input_bias(both_biases); // [1, G·H]
+            let bias = layer.input_bias(true); // [1, H]
             // Layer 0 reads chars: its projection is a row of W_ihᵀ + bias,
             // made once per chunk, so a step is one gather (no one-hot product).
             let table = if k == 0 {
@@ -262,7 +258,7 @@ impl Network {
             } else {
                 bias
             };
-            let mut s = state[k * parts..(k + 1) * parts].to_vec();
+            let mut s = vec![state[k].clone()];
             let step_inputs: Vec<StepInput> = if k == 0 {
                 (0..steps)
                     .map(|t| StepInput::Ids(inputs.clone().narrow(0, t * b, b)))
@@ -272,7 +268,7 @@ impl Network {
             };
             let mut outs = Vec::with_capacity(steps);
             for (t, input) in step_inputs.into_iter().enumerate() {
-                s = self.cell_step(layer, layer.project(input, &table), &s);
+                s = tanh::step(layer, layer.project(input, &table), &s);
                 let mut h = s[0].clone(); // [B, H]
                 if let Some(masks) = masks {
                     // The masks are constants: slicing them costs no backward.

@@ -1,0 +1,251 @@
+//! A whole GRU layer over a chunk as one registered operation with its own
+//! backward (see [`crate::lstm_layer`](mod@crate::lstm_layer) for why):
+//!
+//!   forward, per step t:  HP_t = h_{t−1}·W_hh + b_hh            [B, 3H]
+//!                         [r z] = σ(XP_t[r z] + HP_t[r z])
+//!                         n = tanh(XP_t[n] + r ⊙ HP_t[n])
+//!                         h_t = n + z ⊙ (h_{t−1} − n)
+//!   backward, t = T−1…0:  dHP_t, dXP_t from dh_t (the chain rule of the
+//!                         lines above), dh_{t−1} = dh_t ⊙ z + dHP_t·W_hhᵀ
+//!                         then once: dW_hh = [h_0 … h_{T−1}]ᵀ·[dHP_0; …],
+//!                         db_hh = Σ_rows [dHP_0; …]
+//!
+//! The arithmetic of each step is the unfused cell's (models/gru.rs), op for
+//! op; tests/activations.rs holds the gradients to autodiff's of it.
+//!
+//! Shapes: XP [T·B, 3H] (x·W_ih + b_ih, time-major), h0 [B, H], W_hh
+//! [H, 3H], b_hh [1, 3H]; the output is every step's h [T·B, H].
+
+// burn-ndarray is deprecated upstream (flex replaces it) but is still one of
+// charrnn's backends.
+#![allow(deprecated)]
+
+use burn::backend::TensorMetadata;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::{Autodiff, Backend, Dispatch, backend_extension, tensor::FloatTensor};
+use burn::tensor::{Slice, Tensor};
+
+use crate::extension::Activations;
+use crate::kernels::Activation;
+use crate::lstm_layer::rows;
+
+/// Runs the layer through Burn's dispatch: every step's h [T·B, H].
+pub fn apply(xp: Tensor<2>, h0: Tensor<2>, w_hh: Tensor<2>, b_hh: Tensor<2>) -> Tensor<2> {
+    Tensor::<2>::from_dispatch(<Dispatch as GruLayer>::gru_layer(
+        xp.into_dispatch(),
+        h0.into_dispatch(),
+        w_hh.into_dispatch(),
+        b_hh.into_dispatch(),
+    ))
+}
+
+#[backend_extension(
+    Flex: cfg(feature = "flex"),
+    NdArray: cfg(feature = "ndarray"),
+    Autodiff
+)]
+pub trait GruLayer: Backend {
+    /// XP [T·B, 3H], h0 [B, H], W_hh [H, 3H], b_hh [1, 3H] → [T·B, H].
+    fn gru_layer(
+        xp: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+        w_hh: FloatTensor<Self>,
+        b_hh: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+}
+
+#[cfg(feature = "flex")]
+impl GruLayer for burn::backend::Flex {
+    fn gru_layer(
+        xp: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+        w_hh: FloatTensor<Self>,
+        b_hh: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        forward::<Self>(xp, h0, w_hh, b_hh).out
+    }
+}
+
+#[cfg(feature = "ndarray")]
+impl GruLayer for burn::backend::NdArray {
+    fn gru_layer(
+        xp: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+        w_hh: FloatTensor<Self>,
+        b_hh: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        forward::<Self>(xp, h0, w_hh, b_hh).out
+    }
+}
+
+/// Columns `c` of a [rows, cols] tensor.
+fn cols<B: Backend>(t: &FloatTensor<B>, c: std::ops::Range<usize>) -> FloatTensor<B> {
+    let n = t.shape()[0];
+    B::float_slice(t.clone(), &[Slice::from(0..n), Slice::from(c)])
+}
+
+/// What the forward keeps for the backward.
+#[derive(Clone, Debug)]
+struct Saved<B: Backend> {
+    /// [T·B, H]: h_1…h_T (the op's output).
+    out: FloatTensor<B>,
+    /// [T·B, 2H]: σ(r) σ(z) per step.
+    rz: FloatTensor<B>,
+    /// [T·B, H]: n per step.
+    n: FloatTensor<B>,
+    /// [T·B, H]: HP_t[n], the recurrent product's n block with its bias.
+    hp_n: FloatTensor<B>,
+}
+
+fn forward<B: Backend + Activations>(
+    xp: FloatTensor<B>,
+    h0: FloatTensor<B>,
+    w_hh: FloatTensor<B>,
+    b_hh: FloatTensor<B>,
+) -> Saved<B> {
+    let b = h0.shape()[0];
+    let hs = h0.shape()[1];
+    let steps = xp.shape()[0] / b;
+    let mut h = h0;
+    let (mut outs, mut rzs, mut ns, mut hpns) = (vec![], vec![], vec![], vec![]);
+    for t in 0..steps {
+        let x = rows::<B>(&xp, t * b..(t + 1) * b); // [B,3H]
+        let hp = B::float_add(B::float_matmul(h.clone(), w_hh.clone()), b_hh.clone()); // [B,3H]
+        let rz = B::activate(
+            B::float_add(cols::<B>(&x, 0..2 * hs), cols::<B>(&hp, 0..2 * hs)),
+            Activation::Sigmoid,
+        );
+        let (r, z) = (cols::<B>(&rz, 0..hs), cols::<B>(&rz, hs..2 * hs));
+        let hp_n = cols::<B>(&hp, 2 * hs..3 * hs);
+        let n = B::activate(
+            B::float_add(cols::<B>(&x, 2 * hs..3 * hs), B::float_mul(r, hp_n.clone())),
+            Activation::Tanh,
+        );
+        h = B::float_add(n.clone(), B::float_mul(z, B::float_sub(h, n.clone())));
+        outs.push(h.clone());
+        rzs.push(rz);
+        ns.push(n);
+        hpns.push(hp_n);
+    }
+    Saved {
+        out: B::float_cat(outs, 0),
+        rz: B::float_cat(rzs, 0),
+        n: B::float_cat(ns, 0),
+        hp_n: B::float_cat(hpns, 0),
+    }
+}
+
+/// The inputs' gradients [dXP, dh0, dW_hh, db_hh] from the output's
+/// gradient `grad` [T·B, H].
+fn backward<B: Backend + Activations>(
+    grad: FloatTensor<B>,
+    h0: FloatTensor<B>,
+    w_hh: FloatTensor<B>,
+    s: Saved<B>,
+) -> [FloatTensor<B>; 4] {
+    let b = h0.shape()[0];
+    let hs = h0.shape()[1];
+    let steps = s.out.shape()[0] / b;
+    let w_t = B::float_transpose(w_hh);
+    let mut dh_next: Option<FloatTensor<B>> = None;
+    let (mut d_xp, mut d_hp) = (Vec::with_capacity(steps), Vec::with_capacity(steps));
+    for t in (0..steps).rev() {
+        let at = t * b..(t + 1) * b;
+        let dh = match dh_next.take() {
+            Some(d) => B::float_add(rows::<B>(&grad, at.clone()), d),
+            None => rows::<B>(&grad, at.clone()),
+        };
+        let h_prev = if t == 0 {
+            h0.clone()
+        } else {
+            rows::<B>(&s.out, (t - 1) * b..t * b)
+        };
+        let rz = rows::<B>(&s.rz, at.clone());
+        let (r, z) = (cols::<B>(&rz, 0..hs), cols::<B>(&rz, hs..2 * hs));
+        let n = rows::<B>(&s.n, at.clone());
+        let hp_n = rows::<B>(&s.hp_n, at);
+        // h = n + z ⊙ (h_prev − n)
+        let dz = B::float_mul(dh.clone(), B::float_sub(h_prev, n.clone()));
+        let dh_direct = B::float_mul(dh.clone(), z.clone());
+        let dn = B::float_sub(dh, dh_direct.clone());
+        // n = tanh(xn + r ⊙ hp_n)
+        let da_n = B::activate_grad(n, dn, Activation::Tanh);
+        let dr = B::float_mul(da_n.clone(), hp_n);
+        let dhp_n = B::float_mul(da_n.clone(), r);
+        // [r z] = σ(x[r z] + hp[r z])
+        let da_rz = B::activate_grad(rz, B::float_cat(vec![dr, dz], 1), Activation::Sigmoid);
+        let dhp = B::float_cat(vec![da_rz.clone(), dhp_n], 1); // [B,3H]
+        d_xp.push(B::float_cat(vec![da_rz, da_n], 1)); // [B,3H]
+        dh_next = Some(B::float_add(
+            dh_direct,
+            B::float_matmul(dhp.clone(), w_t.clone()),
+        ));
+        d_hp.push(dhp);
+    }
+    d_xp.reverse();
+    d_hp.reverse();
+    let d_hp = B::float_cat(d_hp, 0); // [T·B,3H]
+    let h_prev = if steps == 1 {
+        h0
+    } else {
+        B::float_cat(vec![h0, rows::<B>(&s.out, 0..(steps - 1) * b)], 0)
+    };
+    let d_w = B::float_matmul(B::float_transpose(h_prev), d_hp.clone()); // [H,3H]
+    let d_b = B::float_sum_dim(d_hp, 0); // [1,3H]
+    let dh0 = dh_next.expect("at least one step");
+    [B::float_cat(d_xp, 0), dh0, d_w, d_b]
+}
+
+#[derive(Debug)]
+struct GruLayerBackward;
+
+#[derive(Clone, Debug)]
+struct State<B: Backend> {
+    h0: FloatTensor<B>,
+    w_hh: FloatTensor<B>,
+    saved: Saved<B>,
+}
+
+impl<B: Backend + Activations> Backward<B, 4> for GruLayerBackward {
+    type State = State<B>;
+
+    fn backward(self, ops: Ops<Self::State, 4>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = grads.consume::<B>(&ops.node);
+        let State { h0, w_hh, saved } = ops.state;
+        let inputs = backward::<B>(grad, h0, w_hh, saved);
+        for (parent, g) in ops.parents.into_iter().zip(inputs) {
+            if let Some(node) = parent {
+                grads.register::<B>(node.id, g);
+            }
+        }
+    }
+}
+
+impl<B: Backend + Activations, C: CheckpointStrategy> GruLayer for Autodiff<B, C> {
+    fn gru_layer(
+        xp: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+        w_hh: FloatTensor<Self>,
+        b_hh: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let (xp, n_xp) = xp.into_parts();
+        let (h0, n_h0) = h0.into_parts();
+        let (w_hh, n_w) = w_hh.into_parts();
+        let (b_hh, n_b) = b_hh.into_parts();
+        match GruLayerBackward
+            .prepare::<C>([n_xp, n_h0, n_w, n_b])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let saved = forward::<B>(xp, h0.clone(), w_hh.clone(), b_hh);
+                let out = saved.out.clone();
+                prep.finish(State { h0, w_hh, saved }, out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(forward::<B>(xp, h0, w_hh, b_hh).out),
+        }
+    }
+}
