@@ -210,6 +210,14 @@ fn gradients_through_autodiff_match_burns_ops() {
     }
 }
 
+/// [rows, cols] of 0.8·sin(seed + 0.37·i): fixed values that differ everywhere.
+fn wave(rows: usize, cols: usize, seed: f64, device: &Device, dtype: DType) -> Tensor<2> {
+    let v: Vec<f64> = (0..rows * cols)
+        .map(|i| (seed + 0.37 * i as f64).sin() * 0.8)
+        .collect();
+    Tensor::from_data(TensorData::new(v, [rows, cols]), (device, dtype))
+}
+
 type Layer = fn(Tensor<2>, Tensor<2>, Tensor<2>, Tensor<2>) -> (Tensor<2>, Tensor<2>);
 
 /// A layer's outputs and the gradients of Σ R₁ ⊙ hs + Σ R₂ ⊙ c_T with
@@ -221,12 +229,7 @@ fn layer_and_gradients(
 ) -> Vec<(&'static str, Vec<f64>)> {
     let (t, b, h) = (7, 3, 5);
     let device = device.clone().autodiff();
-    let values = |rows: usize, cols: usize, seed: f64| {
-        let v: Vec<f64> = (0..rows * cols)
-            .map(|i| (seed + 0.37 * i as f64).sin() * 0.8)
-            .collect();
-        Tensor::<2>::from_data(TensorData::new(v, [rows, cols]), (&device, dtype))
-    };
+    let values = |rows, cols, seed| wave(rows, cols, seed, &device, dtype);
     let xp = values(t * b, 4 * h, 1.0).require_grad();
     let h0 = values(b, h, 2.0).require_grad();
     let c0 = values(b, h, 3.0).require_grad();
@@ -245,23 +248,6 @@ fn layer_and_gradients(
     ]
 }
 
-#[test]
-fn fused_lstm_layer_matches_autodiff_of_the_step_by_step_cell() {
-    for (backend, device) in backends() {
-        for (dtype, tol) in [(DType::F64, 1e-14), (DType::F32, 1e-6)] {
-            let fused = layer_and_gradients(lstm_layer, &device, dtype);
-            let steps = layer_and_gradients(lstm_layer_by_steps, &device, dtype);
-            for ((name, ours), (_, theirs)) in fused.iter().zip(&steps) {
-                let err = rel_to_max(ours, theirs);
-                println!(
-                    "{backend:8} {dtype:?} {name:6} fused vs autodiff by steps: {err:.2e} of max"
-                );
-                assert!(err <= tol, "{backend} {dtype:?} {name}: {err:e}");
-            }
-        }
-    }
-}
-
 type GruLayer = fn(Tensor<2>, Tensor<2>, Tensor<2>, Tensor<2>) -> Tensor<2>;
 
 /// A GRU layer's outputs and the gradients of Σ R ⊙ hs with respect to XP,
@@ -273,12 +259,7 @@ fn gru_and_gradients(
 ) -> Vec<(&'static str, Vec<f64>)> {
     let (t, b, h) = (7, 3, 5);
     let device = device.clone().autodiff();
-    let values = |rows: usize, cols: usize, seed: f64| {
-        let v: Vec<f64> = (0..rows * cols)
-            .map(|i| (seed + 0.41 * i as f64).sin() * 0.8)
-            .collect();
-        Tensor::<2>::from_data(TensorData::new(v, [rows, cols]), (&device, dtype))
-    };
+    let values = |rows, cols, seed| wave(rows, cols, seed, &device, dtype);
     let xp = values(t * b, 3 * h, 1.0).require_grad();
     let h0 = values(b, h, 2.0).require_grad();
     let w = values(h, 3 * h, 4.0).mul_scalar(0.5).require_grad();
@@ -296,18 +277,38 @@ fn gru_and_gradients(
     ]
 }
 
+/// A layer kind's outputs and gradients, fused or step by step.
+type Case = fn(bool, &Device, DType) -> Vec<(&'static str, Vec<f64>)>;
+
 #[test]
-fn fused_gru_layer_matches_autodiff_of_the_step_by_step_cell() {
+fn fused_layers_match_autodiff_of_the_step_by_step_cells() {
+    let cases: [(&str, Case); 2] = [
+        ("LSTM", |fused, d, dt| {
+            layer_and_gradients(
+                if fused {
+                    lstm_layer
+                } else {
+                    lstm_layer_by_steps
+                },
+                d,
+                dt,
+            )
+        }),
+        ("GRU", |fused, d, dt| {
+            gru_and_gradients(if fused { gru_layer } else { gru_layer_by_steps }, d, dt)
+        }),
+    ];
     for (backend, device) in backends() {
-        for (dtype, tol) in [(DType::F64, 1e-14), (DType::F32, 1e-6)] {
-            let fused = gru_and_gradients(gru_layer, &device, dtype);
-            let steps = gru_and_gradients(gru_layer_by_steps, &device, dtype);
-            for ((name, ours), (_, theirs)) in fused.iter().zip(&steps) {
-                let err = rel_to_max(ours, theirs);
-                println!(
-                    "{backend:8} {dtype:?} GRU {name:6} fused vs autodiff by steps: {err:.2e} of max"
-                );
-                assert!(err <= tol, "{backend} {dtype:?} GRU {name}: {err:e}");
+        for (kind, case) in cases {
+            for (dtype, tol) in [(DType::F64, 1e-14), (DType::F32, 1e-6)] {
+                let (fused, steps) = (case(true, &device, dtype), case(false, &device, dtype));
+                for ((name, ours), (_, theirs)) in fused.iter().zip(&steps) {
+                    let err = rel_to_max(ours, theirs);
+                    println!(
+                        "{backend:8} {dtype:?} {kind:4} {name:6} fused vs autodiff by steps: {err:.2e} of max"
+                    );
+                    assert!(err <= tol, "{backend} {dtype:?} {kind} {name}: {err:e}");
+                }
             }
         }
     }

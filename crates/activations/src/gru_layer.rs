@@ -57,29 +57,26 @@ pub trait GruLayer: Backend {
     ) -> FloatTensor<Self>;
 }
 
-#[cfg(feature = "flex")]
-impl GruLayer for burn::backend::Flex {
-    fn gru_layer(
-        xp: FloatTensor<Self>,
-        h0: FloatTensor<Self>,
-        w_hh: FloatTensor<Self>,
-        b_hh: FloatTensor<Self>,
-    ) -> FloatTensor<Self> {
-        forward::<Self>(xp, h0, w_hh, b_hh).out
-    }
+/// flex and ndarray run the forward on their own tensors.
+macro_rules! cpu_backend {
+    ($backend:ty) => {
+        impl GruLayer for $backend {
+            fn gru_layer(
+                xp: FloatTensor<Self>,
+                h0: FloatTensor<Self>,
+                w_hh: FloatTensor<Self>,
+                b_hh: FloatTensor<Self>,
+            ) -> FloatTensor<Self> {
+                forward::<Self>(xp, h0, w_hh, b_hh).out
+            }
+        }
+    };
 }
 
+#[cfg(feature = "flex")]
+cpu_backend!(burn::backend::Flex);
 #[cfg(feature = "ndarray")]
-impl GruLayer for burn::backend::NdArray {
-    fn gru_layer(
-        xp: FloatTensor<Self>,
-        h0: FloatTensor<Self>,
-        w_hh: FloatTensor<Self>,
-        b_hh: FloatTensor<Self>,
-    ) -> FloatTensor<Self> {
-        forward::<Self>(xp, h0, w_hh, b_hh).out
-    }
-}
+cpu_backend!(burn::backend::NdArray);
 
 /// Columns `c` of a [rows, cols] tensor.
 fn cols<B: Backend>(t: &FloatTensor<B>, c: std::ops::Range<usize>) -> FloatTensor<B> {

@@ -70,29 +70,26 @@ pub trait LstmLayer: Backend {
     ) -> FloatTensor<Self>;
 }
 
-#[cfg(feature = "flex")]
-impl LstmLayer for burn::backend::Flex {
-    fn lstm_layer(
-        xp: FloatTensor<Self>,
-        h0: FloatTensor<Self>,
-        c0: FloatTensor<Self>,
-        w_hh: FloatTensor<Self>,
-    ) -> FloatTensor<Self> {
-        forward::<Self>(xp, h0, c0, w_hh).out
-    }
+/// flex and ndarray run the forward on their own tensors.
+macro_rules! cpu_backend {
+    ($backend:ty) => {
+        impl LstmLayer for $backend {
+            fn lstm_layer(
+                xp: FloatTensor<Self>,
+                h0: FloatTensor<Self>,
+                c0: FloatTensor<Self>,
+                w_hh: FloatTensor<Self>,
+            ) -> FloatTensor<Self> {
+                forward::<Self>(xp, h0, c0, w_hh).out
+            }
+        }
+    };
 }
 
+#[cfg(feature = "flex")]
+cpu_backend!(burn::backend::Flex);
 #[cfg(feature = "ndarray")]
-impl LstmLayer for burn::backend::NdArray {
-    fn lstm_layer(
-        xp: FloatTensor<Self>,
-        h0: FloatTensor<Self>,
-        c0: FloatTensor<Self>,
-        w_hh: FloatTensor<Self>,
-    ) -> FloatTensor<Self> {
-        forward::<Self>(xp, h0, c0, w_hh).out
-    }
-}
+cpu_backend!(burn::backend::NdArray);
 
 /// What the forward keeps for the backward.
 #[derive(Clone, Debug)]
