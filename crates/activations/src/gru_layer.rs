@@ -58,6 +58,7 @@ pub trait GruLayer: Backend {
 }
 
 /// flex and ndarray run the forward on their own tensors.
+#[cfg(any(feature = "flex", feature = "ndarray"))]
 macro_rules! cpu_backend {
     ($backend:ty) => {
         impl GruLayer for $backend {

@@ -71,6 +71,7 @@ pub trait LstmLayer: Backend {
 }
 
 /// flex and ndarray run the forward on their own tensors.
+#[cfg(any(feature = "flex", feature = "ndarray"))]
 macro_rules! cpu_backend {
     ($backend:ty) => {
         impl LstmLayer for $backend {

@@ -4,9 +4,10 @@
 //! f64 from the logits, with a seeded ChaCha RNG that checkpoints can save.
 
 use burn::tensor::{Int, Tensor, TensorData};
-use rand::Rng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::data::Vocab;
 use crate::models::{Network, State};
 
 /// Picks an index from `logits` at `temperature` (0 = argmax).
@@ -59,8 +60,9 @@ fn one_id(id: u32, like: &State) -> Tensor<1, Int> {
     Tensor::from_data(TensorData::new(vec![id as i64], [1]), &like.0[0].device())
 }
 
-/// Draws `n` chars: the first input is `seed`, from `state` (one stream).
-/// `emit` sees each id as it is drawn (for streaming output).
+/// Draws up to `n` chars: the first input is `seed`, from `state` (one
+/// stream). `emit` sees each id as it is drawn (for streaming output) and
+/// returns whether to go on (a stop string, a client gone).
 pub fn sample(
     model: &Network,
     mut state: State,
@@ -68,7 +70,7 @@ pub fn sample(
     n: usize,
     temperature: f64,
     rng: &mut ChaCha8Rng,
-    mut emit: impl FnMut(u32),
+    mut emit: impl FnMut(u32) -> bool,
 ) -> Vec<u32> {
     let mut x = seed;
     let mut out = Vec::with_capacity(n);
@@ -77,16 +79,65 @@ pub fn sample(
         state = next;
         let logits: Vec<f64> = logits.into_data().iter::<f64>().collect();
         x = pick(&logits, temperature, rng) as u32;
-        emit(x);
         out.push(x);
+        if !emit(x) {
+            break;
+        }
     }
     out
+}
+
+/// What `train sample` draws (and the server, for the same request): the
+/// prime's ids fed from a zero state, all but the last; the last (a newline,
+/// or id 0, without a prime) is the first input; up to `n` chars at
+/// `temperature` from a generator seeded with `seed`.
+pub fn from_prime(
+    model: &Network,
+    vocab: &Vocab,
+    prime: &[u32],
+    n: usize,
+    temperature: f64,
+    seed: u64,
+    emit: impl FnMut(u32) -> bool,
+) -> Vec<u32> {
+    let (feed, first) = match prime.split_last() {
+        Some((last, rest)) => (rest, *last),
+        None => (&[][..], vocab.id('\n').unwrap_or(0)),
+    };
+    let state = advance(model, model.zero_state(1), feed);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    sample(model, state, first, n, temperature, &mut rng, emit)
+}
+
+/// What the model predicts after each char of `ids` (one stream from a
+/// zero state): log-probabilities [len][V] of the next char, in f64 from the
+/// logits (row i scores char i + 1), and, when `layer` is given, that
+/// layer's hidden state h after each char ([len][H]).
+pub fn next_log_probs(
+    model: &Network,
+    ids: &[u32],
+    layer: Option<usize>,
+) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
+    let mut state = model.zero_state(1);
+    let parts = model.kind.state_parts().len();
+    let (mut rows, mut hidden) = (Vec::with_capacity(ids.len()), Vec::new());
+    for &id in ids {
+        let (next, logits) = model.step(one_id(id, &state), &state);
+        state = next;
+        let logits: Vec<f64> = logits.into_data().iter::<f64>().collect();
+        let max = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let log_sum = max + logits.iter().map(|l| (l - max).exp()).sum::<f64>().ln();
+        rows.push(logits.iter().map(|l| l - log_sum).collect());
+        if let Some(k) = layer {
+            hidden.push(state.0[k * parts].to_data().iter::<f64>().collect());
+        }
+    }
+    (rows, hidden)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::SeedableRng;
 
     #[test]
     fn temperature_zero_is_argmax() {

@@ -251,7 +251,7 @@ impl Trainer {
                 n,
                 1.0,
                 &mut self.progress.rng,
-                |_| {},
+                |_| true,
             )
         });
         let spec = model.spec();

@@ -47,6 +47,20 @@ pub enum Command {
     Bench(BenchArgs),
     /// A checkpoint's loss on a text, in nats and bits per char (streamed: any size).
     Eval(EvalArgs),
+    /// Serve models over HTTP: sampling (streamed), scoring, runs' metrics.
+    Serve(ServeArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Run directories, checkpoint or weights files, or directories of runs [default: runs]
+    pub paths: Vec<PathBuf>,
+    /// Address to listen on; port 0 takes a free port. Anything but a loopback address lets other machines sample your models and read your runs' metrics
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: std::net::SocketAddr,
+    /// Backend to run the models on [default: flex]
+    #[arg(long)]
+    pub backend: Option<Backend>,
 }
 
 /// What the network is and what it reads: shared by every subcommand that builds one.

@@ -29,6 +29,7 @@ mod gradcheck;
 mod plot;
 mod run;
 mod sample;
+mod serve;
 mod settings;
 
 use clap::Parser;
@@ -64,6 +65,7 @@ fn main() {
         Some(Command::Sample(args)) => sample::run(&args),
         Some(Command::Bench(args)) => bench::run(&args),
         Some(Command::Eval(args)) => evaluate::run(&args),
+        Some(Command::Serve(args)) => serve::run(&args),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -7,10 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, bail};
 use charrnn::data::Vocab;
 use charrnn::models::Network;
-use charrnn::sample::{advance, sample};
+use charrnn::sample::from_prime;
 use charrnn::saved::Saved;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 
 use crate::backend::{self, Backend};
 use crate::cli::SampleArgs;
@@ -42,23 +40,19 @@ pub fn run(a: &SampleArgs) -> Result<i32> {
                 .join(", ")
         ),
     };
-    // Without a prime, start from a newline (or the first symbol) and a zero state.
-    let (feed, seed) = match ids.split_last() {
-        Some((last, rest)) => (rest.to_vec(), *last),
-        None => (Vec::new(), vocab.id('\n').unwrap_or(0)),
-    };
-    let state = advance(&model, model.zero_state(1), &feed);
-    let mut rng = ChaCha8Rng::seed_from_u64(a.seed);
     let mut sink = Sink::new(a.output.as_deref(), &vocab)?;
     sink.write(prime.as_bytes())?;
-    sample(
+    from_prime(
         &model,
-        state,
-        seed,
+        &vocab,
+        &ids,
         a.length as usize,
         a.temperature,
-        &mut rng,
-        |id| sink.symbol(id),
+        a.seed,
+        |id| {
+            sink.symbol(id);
+            true
+        },
     );
     sink.finish()
 }

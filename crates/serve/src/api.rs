@@ -1,0 +1,337 @@
+//! The model endpoints: the list, sampling (whole or streamed) and scoring.
+//! Requests are checked here, before any work; the work runs on tokio's
+//! blocking threads, one request per thread, each with its own state.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use charrnn::data::Vocab;
+use charrnn::sample::{from_prime, next_log_probs};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::Server;
+use crate::catalog::{Entry, Loaded};
+use crate::error::{ApiError, ApiResult};
+
+/// `GET /api/models`: every model served, loaded if it was not yet.
+pub async fn models(State(server): State<Arc<Server>>) -> ApiResult<Json<Value>> {
+    let list = blocking(move || {
+        server
+            .catalog
+            .entries()
+            .into_iter()
+            .map(|e| match server.catalog.load(&e) {
+                Ok(m) => describe(&e, &m),
+                Err(why) => json!({ "id": e.id, "error": why }),
+            })
+            .collect::<Vec<_>>()
+    })
+    .await?;
+    Ok(Json(json!({ "models": list })))
+}
+
+fn describe(e: &Entry, m: &Loaded) -> Value {
+    let spec = m.network.spec();
+    json!({
+        "id": e.id,
+        "kind": spec.kind.to_string(),
+        "layers": spec.layers,
+        "hidden_size": spec.hidden,
+        "vocabulary": String::from_utf8_lossy(&m.vocab.decode(&(0..m.vocab.len() as u32).collect::<Vec<_>>())),
+        "vocabulary_size": m.vocab.len(),
+        "bytes": m.vocab.is_bytes(),
+        "iterations": m.iterations,
+        "best_validation": m.best_validation,
+        "run": e.run_dir.is_some(),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SampleRequest {
+    model: String,
+    #[serde(default)]
+    prime: String,
+    #[serde(default = "default_length")]
+    length: usize,
+    #[serde(default = "one_f64")]
+    temperature: f64,
+    #[serde(default = "one_u64")]
+    seed: u64,
+    #[serde(default = "one_usize")]
+    n: usize,
+    #[serde(default)]
+    stop: Vec<String>,
+    #[serde(default)]
+    stream: bool,
+}
+
+fn default_length() -> usize {
+    200
+}
+fn one_f64() -> f64 {
+    1.0
+}
+fn one_u64() -> u64 {
+    1
+}
+fn one_usize() -> usize {
+    1
+}
+
+/// `POST /api/sample`: `n` samples (sample i seeded with `seed + i`), each
+/// the prime and what follows it, exactly as `train sample` prints it; a
+/// sample ends early after any `stop` string (which it keeps). With
+/// `"stream": true`, server-sent events: `char` `{"sample", "text"}` per
+/// char as it is drawn, `end` `{"sample", "text"}` per sample, then `done`.
+pub async fn sample(State(server): State<Arc<Server>>, body: Body) -> Response {
+    match sample_checked(server, body).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn sample_checked(server: Arc<Server>, body: Body) -> ApiResult<Response> {
+    let req: SampleRequest = read_json(&server, body).await?;
+    let lim = &server.limits;
+    if !(req.temperature.is_finite() && req.temperature >= 0.0) {
+        return Err(ApiError::bad(format!(
+            "temperature must be a number >= 0, not {}",
+            req.temperature
+        )));
+    }
+    if req.length == 0 || req.length > lim.length {
+        return Err(ApiError::bad(format!(
+            "length must be 1 to {}, not {}",
+            lim.length, req.length
+        )));
+    }
+    if req.n == 0 || req.n > lim.samples {
+        return Err(ApiError::bad(format!(
+            "n must be 1 to {}, not {}",
+            lim.samples, req.n
+        )));
+    }
+    if req.prime.chars().count() > lim.text {
+        return Err(ApiError::bad(format!(
+            "prime is longer than {} chars",
+            lim.text
+        )));
+    }
+    if req.stop.iter().any(String::is_empty) {
+        return Err(ApiError::bad("stop strings must not be empty"));
+    }
+    let model = model(&server, &req.model).await?;
+    let prime = encode(&model.vocab, &req.prime, "prime")?;
+    if !req.stream {
+        let samples = blocking(move || {
+            (0..req.n)
+                .map(|i| draw(&model, &prime, &req, i, |_| true))
+                .collect::<Vec<_>>()
+        })
+        .await?;
+        return Ok(Json(json!({ "samples": samples })).into_response());
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Event, Infallible>>(256);
+    tokio::task::spawn_blocking(move || {
+        let event =
+            |name: &str, data: Value| Ok(Event::default().event(name).data(data.to_string()));
+        for i in 0..req.n {
+            let mut open = true;
+            let text = draw(&model, &prime, &req, i, |piece| {
+                // A client gone (its receiver dropped) stops the drawing.
+                open = tx
+                    .blocking_send(event("char", json!({ "sample": i, "text": piece })))
+                    .is_ok();
+                open
+            });
+            if !open
+                || tx
+                    .blocking_send(event("end", json!({ "sample": i, "text": text })))
+                    .is_err()
+            {
+                return;
+            }
+        }
+        let _ = tx.blocking_send(event("done", json!({})));
+    });
+    Ok(Sse::new(ReceiverStream::new(rx))
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
+
+/// Sample `i` of a request: the prime, then chars until the length or a
+/// stop string; `emit` gets each char's text and says whether to go on.
+fn draw(
+    model: &Loaded,
+    prime: &[u32],
+    req: &SampleRequest,
+    i: usize,
+    mut emit: impl FnMut(&str) -> bool,
+) -> String {
+    let mut text = req.prime.clone();
+    let start = text.len();
+    from_prime(
+        &model.network,
+        &model.vocab,
+        prime,
+        req.length,
+        req.temperature,
+        req.seed.wrapping_add(i as u64),
+        |id| {
+            let piece = String::from_utf8_lossy(&model.vocab.decode(&[id])).into_owned();
+            text.push_str(&piece);
+            let stopped = req.stop.iter().any(|s| text[start..].ends_with(s.as_str()));
+            emit(&piece) && !stopped
+        },
+    );
+    text
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScoreRequest {
+    model: String,
+    text: String,
+    /// How many likeliest next chars to list per char.
+    #[serde(default = "five")]
+    top: usize,
+    /// A layer whose hidden state to return per char.
+    #[serde(default)]
+    hidden_layer: Option<usize>,
+}
+
+fn five() -> usize {
+    5
+}
+
+/// `POST /api/score`: the text's loss (what `train eval` prints for it) and,
+/// per char, its log-probability after the chars before it (null for the
+/// first, which is only read), the `top` likeliest next chars with their
+/// probabilities, and on request one layer's hidden state after it.
+pub async fn score(State(server): State<Arc<Server>>, body: Body) -> ApiResult<Json<Value>> {
+    let req: ScoreRequest = read_json(&server, body).await?;
+    let chars: Vec<char> = req.text.chars().collect();
+    if chars.len() < 2 || chars.len() > server.limits.text {
+        return Err(ApiError::bad(format!(
+            "text must have 2 to {} chars, not {}",
+            server.limits.text,
+            chars.len()
+        )));
+    }
+    let model = model(&server, &req.model).await?;
+    let spec = model.network.spec();
+    if let Some(k) = req.hidden_layer.filter(|&k| k >= spec.layers) {
+        return Err(ApiError::bad(format!(
+            "hidden_layer {k} is out of range: the model has {} layer(s), 0 to {}",
+            spec.layers,
+            spec.layers - 1
+        )));
+    }
+    let top = req.top.min(model.vocab.len());
+    let ids = encode(&model.vocab, &req.text, "text")?;
+    blocking(move || {
+        let (rows, hidden) = next_log_probs(&model.network, &ids, req.hidden_layer);
+        let symbol =
+            |id: usize| String::from_utf8_lossy(&model.vocab.decode(&[id as u32])).into_owned();
+        let mut nats = 0.0;
+        let per_char: Vec<Value> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| {
+                let logprob = (i > 0).then(|| rows[i - 1][id as usize]);
+                nats -= logprob.unwrap_or(0.0);
+                let mut order: Vec<usize> = (0..rows[i].len()).collect();
+                order.sort_by(|&a, &b| rows[i][b].total_cmp(&rows[i][a]));
+                let next: Vec<Value> = order[..top]
+                    .iter()
+                    .map(|&j| json!({ "char": symbol(j), "p": rows[i][j].exp() }))
+                    .collect();
+                let mut c = json!({ "char": symbol(id as usize), "logprob": logprob, "top": next });
+                if let Some(h) = hidden.get(i) {
+                    c["hidden"] = json!(h);
+                }
+                c
+            })
+            .collect();
+        let n = (ids.len() - 1) as f64;
+        Json(json!({
+            "nats_per_char": nats / n,
+            "bits_per_char": nats / n / std::f64::consts::LN_2,
+            "chars": per_char,
+        }))
+    })
+    .await
+}
+
+/// The model `id`, loaded on first use.
+async fn model(server: &Arc<Server>, id: &str) -> ApiResult<Arc<Loaded>> {
+    let entry = server
+        .catalog
+        .find(id)
+        .ok_or_else(|| ApiError::unknown_model(id))?;
+    let s = server.clone();
+    blocking(move || s.catalog.load(&entry))
+        .await?
+        .map_err(|why| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("model {id:?}: {why}"),
+            )
+        })
+}
+
+/// `text`'s ids in the model's vocabulary, or a 400 naming what is not in it.
+fn encode(vocab: &Vocab, text: &str, what: &str) -> ApiResult<Vec<u32>> {
+    vocab.encode_bytes(text.as_bytes()).map_err(|unknown| {
+        let shown: Vec<String> = unknown.iter().take(20).map(|c| format!("{c:?}")).collect();
+        ApiError::bad(format!(
+            "{what} has {}(s) not in the model's vocabulary: {}",
+            vocab.unit(),
+            shown.join(", ")
+        ))
+    })
+}
+
+/// The request body as JSON: 408 if the client stalls, 413 over the size
+/// limit, 400 with serde's reason if it is not the request's JSON.
+pub async fn read_json<T: DeserializeOwned>(server: &Server, body: Body) -> ApiResult<T> {
+    let lim = &server.limits;
+    let bytes = tokio::time::timeout(lim.body_timeout, axum::body::to_bytes(body, lim.body))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request body did not arrive within {:?}",
+                    lim.body_timeout
+                ),
+            )
+        })?
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the request body is over {} bytes", lim.body),
+            )
+        })?;
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::bad(format!("bad JSON request: {e}")))
+}
+
+/// Runs `f` on a blocking thread.
+pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("internal error: {e}"),
+        )
+    })
+}

@@ -1,0 +1,134 @@
+//! The models a server serves: found under the paths it was given (run
+//! directories, checkpoint or weights files, directories of runs), each
+//! under an id (its run directory's name; a lone file's stem), and loaded
+//! once, on first use, for inference. The paths are scanned again on each
+//! listing, so a run started after the server appears; a request's id is only
+//! ever looked up here, never made into a path.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use burn::tensor::Device;
+use charrnn::checkpoint::FILE_NAME;
+use charrnn::data::Vocab;
+use charrnn::models::Network;
+use charrnn::saved::Saved;
+
+/// A model found on disk.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    pub id: String,
+    /// What [`Saved::open`] reads.
+    pub path: PathBuf,
+    /// Its run directory, if it has one (for metrics).
+    pub run_dir: Option<PathBuf>,
+}
+
+/// A model in memory, with what is known of its run.
+pub struct Loaded {
+    pub network: Network,
+    pub vocab: Vocab,
+    pub iterations: Option<u64>,
+    pub best_validation: Option<f64>,
+}
+
+pub struct Catalog {
+    roots: Vec<PathBuf>,
+    device: Device,
+    /// Loaded models (or why one could not load), by path.
+    loaded: Mutex<BTreeMap<PathBuf, Result<Arc<Loaded>, String>>>,
+}
+
+impl Catalog {
+    /// Serves what is under `roots` on `device` (a plain device).
+    pub fn new(roots: Vec<PathBuf>, device: Device) -> Self {
+        Self {
+            roots,
+            device,
+            loaded: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Every model under the roots now, by id (a later duplicate gets
+    /// `-2`, `-3`, ...).
+    pub fn entries(&self) -> Vec<Entry> {
+        let mut found = Vec::new();
+        for root in &self.roots {
+            scan(root, &mut found);
+        }
+        let mut ids = BTreeMap::<String, usize>::new();
+        for e in &mut found {
+            let n = ids.entry(e.id.clone()).or_insert(0);
+            *n += 1;
+            if *n > 1 {
+                e.id = format!("{}-{n}", e.id);
+            }
+        }
+        found
+    }
+
+    pub fn find(&self, id: &str) -> Option<Entry> {
+        self.entries().into_iter().find(|e| e.id == id)
+    }
+
+    /// The model of `entry`, loaded on first use (blocking: call it off the
+    /// async threads).
+    pub fn load(&self, entry: &Entry) -> Result<Arc<Loaded>, String> {
+        if let Some(done) = self.loaded.lock().expect("catalog lock").get(&entry.path) {
+            return done.clone();
+        }
+        let result = Saved::open(&entry.path)
+            .and_then(|saved| {
+                let network = saved.network(&self.device)?;
+                Ok(Arc::new(Loaded {
+                    network,
+                    vocab: saved.vocab,
+                    iterations: saved.iterations,
+                    best_validation: saved.best_validation,
+                }))
+            })
+            .map_err(|e| e.to_string());
+        let mut loaded = self.loaded.lock().expect("catalog lock");
+        loaded.entry(entry.path.clone()).or_insert(result).clone()
+    }
+}
+
+/// The models at `path`: a run directory, a file, or a directory of runs.
+fn scan(path: &Path, found: &mut Vec<Entry>) {
+    let name = |p: &Path| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| p.display().to_string())
+    };
+    if path.is_file() {
+        let in_run = path.file_name().is_some_and(|n| n == FILE_NAME);
+        let run_dir = path.parent().filter(|_| in_run).map(Path::to_path_buf);
+        let id = match &run_dir {
+            Some(dir) => name(dir),
+            None => path
+                .file_stem()
+                .map_or_else(|| name(path), |s| s.to_string_lossy().into()),
+        };
+        found.push(Entry {
+            id,
+            path: path.to_path_buf(),
+            run_dir,
+        });
+    } else if path.join(FILE_NAME).is_file() {
+        found.push(Entry {
+            id: name(path),
+            path: path.to_path_buf(),
+            run_dir: Some(path.to_path_buf()),
+        });
+    } else if let Ok(dir) = std::fs::read_dir(path) {
+        let mut runs: Vec<PathBuf> = dir
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.join(FILE_NAME).is_file())
+            .collect();
+        runs.sort();
+        for run in runs {
+            scan(&run, found);
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! `train serve`: the models under the given paths behind HTTP (see the
+//! charrnn-serve crate), on the backend chosen here.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use charrnn::Precision;
+use charrnn_serve::{Catalog, Limits, Server};
+
+use crate::backend;
+use crate::cli::ServeArgs;
+
+pub fn run(a: &ServeArgs) -> Result<i32> {
+    let roots = if a.paths.is_empty() {
+        vec![PathBuf::from("runs")]
+    } else {
+        a.paths.clone()
+    };
+    for p in &roots {
+        if !p.exists() {
+            bail!(
+                "{} does not exist (give run directories, checkpoint or weights files, or directories of runs)",
+                p.display()
+            );
+        }
+    }
+    if !a.addr.ip().is_loopback() {
+        eprintln!(
+            "warning: listening on {}: other machines can sample every served model and read its run's metrics",
+            a.addr
+        );
+    }
+    let name = a.backend.unwrap_or_else(backend::default).name();
+    // The precision only checks the backend; each model keeps its own.
+    let device = backend::device(name, Precision::F32)?;
+    let server = Server {
+        catalog: Catalog::new(roots, device),
+        limits: Limits::default(),
+    };
+    charrnn_serve::serve(server, a.addr, |addr| {
+        println!("listening on http://{addr}");
+        let _ = std::io::stdout().flush();
+    })
+    .with_context(|| format!("cannot serve on {}", a.addr))?;
+    Ok(0)
+}
