@@ -88,15 +88,21 @@ pub fn serve(
         let listener = tokio::net::TcpListener::bind(addr).await?;
         ready(listener.local_addr()?);
         let app = router(Arc::new(server));
-        // Ctrl-C: stop accepting; open event streams end with the process.
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
+        // Ctrl-C: stop accepting, give requests in flight a moment, then
+        // end (open event streams would hold a graceful shutdown forever).
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let graceful = axum::serve(listener, app).with_graceful_shutdown(async move {
+            let _ = tokio::signal::ctrl_c().await;
+            let _ = stop.send(());
+        });
+        tokio::select! {
+            served = graceful => served,
+            _ = async {
+                let _ = stopped.await;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            } => Ok(()),
+        }
     })?;
-    // Streams still open would hold a graceful shutdown forever: the runtime
-    // is dropped without waiting for them.
     runtime.shutdown_timeout(Duration::from_millis(200));
     Ok(())
 }

@@ -61,6 +61,9 @@ pub struct ServeArgs {
     /// Backend to run the models on [default: flex]
     #[arg(long)]
     pub backend: Option<Backend>,
+    /// Seconds a client may take to send its request body (then 408)
+    #[arg(long, default_value_t = 10.0)]
+    pub body_timeout: f64,
 }
 
 /// What the network is and what it reads: shared by every subcommand that builds one.

@@ -31,12 +31,21 @@ pub fn run(a: &ServeArgs) -> Result<i32> {
             a.addr
         );
     }
+    if !(a.body_timeout.is_finite() && a.body_timeout > 0.0 && a.body_timeout <= 3600.0) {
+        bail!(
+            "invalid value for --body-timeout: {} (seconds, more than 0 and at most 3600)",
+            a.body_timeout
+        );
+    }
     let name = a.backend.unwrap_or_else(backend::default).name();
     // The precision only checks the backend; each model keeps its own.
     let device = backend::device(name, Precision::F32)?;
     let server = Server {
         catalog: Catalog::new(roots, device),
-        limits: Limits::default(),
+        limits: Limits {
+            body_timeout: std::time::Duration::from_secs_f64(a.body_timeout),
+            ..Limits::default()
+        },
     };
     charrnn_serve::serve(server, a.addr, |addr| {
         println!("listening on http://{addr}");

@@ -1,0 +1,411 @@
+//! `train serve` as a client sees it: the binary on 127.0.0.1 port 0, a
+//! real HTTP client (ureq). Sampling equals `train sample` (whole and
+//! streamed), scoring equals `train eval`, metrics follow a run as it
+//! writes rows, every bad request gets a 4xx with one line of JSON and the
+//! next good request is still served, and Ctrl-C ends the server.
+
+#[path = "common/bin.rs"]
+mod bin;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// A `train serve` process and its address.
+struct Served {
+    child: Child,
+    url: String,
+}
+
+impl Served {
+    fn start(path: &Path, extra: &[&str]) -> Self {
+        let mut child = Command::new(bin::BIN)
+            .arg("serve")
+            .arg(path)
+            .args(["--addr", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("train serve starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("first line: {line:?}"))
+            .to_string();
+        Self { child, url }
+    }
+
+    fn get(&self, path: &str) -> Value {
+        ureq::get(&format!("{}{path}", self.url))
+            .call()
+            .unwrap()
+            .into_json()
+            .unwrap()
+    }
+
+    /// POSTs `body`; the status and the JSON answer, whatever the status.
+    fn post(&self, path: &str, body: &str) -> (u16, Value) {
+        match ureq::post(&format!("{}{path}", self.url)).send_string(body) {
+            Ok(r) => (r.status(), r.into_json().unwrap()),
+            Err(ureq::Error::Status(code, r)) => (code, r.into_json().unwrap()),
+            Err(e) => panic!("{path}: {e}"),
+        }
+    }
+
+    /// The events of a streamed answer: (event name, JSON data).
+    fn events(&self, r: ureq::Response, until: &str) -> Vec<(String, Value)> {
+        let mut events = Vec::new();
+        let mut name = String::new();
+        for line in BufReader::new(r.into_reader()).lines() {
+            let line = line.unwrap();
+            if let Some(n) = line.strip_prefix("event: ") {
+                name = n.to_string();
+            } else if let Some(d) = line.strip_prefix("data: ") {
+                events.push((name.clone(), serde_json::from_str(d).unwrap()));
+                if name == until {
+                    break;
+                }
+            }
+        }
+        events
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+/// A small LSTM run with validation (metrics.csv and eval.csv).
+fn trained(dir: &Path) {
+    let data = bin::root().join("tests/fixtures/min-char-rnn/input.txt");
+    let o = bin::quiet(
+        &data.display().to_string(),
+        dir,
+        &[
+            "--model",
+            "lstm",
+            "--layers",
+            "2",
+            "--hidden-size",
+            "16",
+            "--batch-size",
+            "2",
+            "--seq-length",
+            "10",
+            "--iterations",
+            "60",
+            "--val-fraction",
+            "0.2",
+            "--eval-every",
+            "20",
+            "--optimizer",
+            "adam",
+            "--learning-rate",
+            "0.01",
+        ],
+    );
+    bin::assert_ok(&o, "training the served model");
+}
+
+#[test]
+fn samples_and_scores_equal_the_command_line_and_bad_requests_get_4xx() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("runs/tiny");
+    trained(&run);
+    let s = Served::start(&tmp.path().join("runs"), &["--body-timeout", "1"]);
+
+    // The model list.
+    let models = s.get("/api/models");
+    let m = &models["models"][0];
+    assert_eq!(
+        (m["id"].as_str(), m["kind"].as_str()),
+        (Some("tiny"), Some("lstm"))
+    );
+    assert_eq!(
+        (m["layers"].as_u64(), m["hidden_size"].as_u64()),
+        (Some(2), Some(16))
+    );
+    assert_eq!(m["iterations"].as_u64(), Some(60));
+    assert!(m["best_validation"].as_f64().unwrap() > 0.0);
+
+    // Sampling: what `train sample` prints, whole and streamed.
+    let cli = |seed: &str| {
+        let o = bin::sample(&run, &["--prime", "th", "--length", "80", "--seed", seed]);
+        bin::assert_ok(&o, "train sample");
+        bin::stdout(&o).strip_suffix('\n').unwrap().to_string()
+    };
+    let request = json!({"model": "tiny", "prime": "th", "length": 80, "seed": 5, "n": 2});
+    let (code, whole) = s.post("/api/sample", &request.to_string());
+    assert_eq!(code, 200, "{whole}");
+    assert_eq!(whole["samples"][0].as_str().unwrap(), cli("5"));
+    assert_eq!(whole["samples"][1].as_str().unwrap(), cli("6"));
+    let mut streamed = request.clone();
+    streamed["stream"] = json!(true);
+    let r = ureq::post(&format!("{}/api/sample", s.url))
+        .send_string(&streamed.to_string())
+        .unwrap();
+    assert_eq!(r.content_type(), "text/event-stream");
+    let events = s.events(r, "done");
+    let chars: String = events
+        .iter()
+        .filter(|(n, d)| n == "char" && d["sample"] == 0)
+        .map(|(_, d)| d["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(format!("th{chars}"), cli("5"), "streamed char by char");
+    assert_eq!(events.iter().filter(|(n, _)| n == "end").count(), 2);
+    // A stop string ends a sample after it.
+    let stop = &cli("5")[2..][..12];
+    let last = stop.chars().last().unwrap().to_string();
+    let (_, stopped) = s.post(
+        "/api/sample",
+        &json!({"model": "tiny", "prime": "th", "length": 80, "seed": 5, "stop": [last]})
+            .to_string(),
+    );
+    let text = stopped["samples"][0].as_str().unwrap();
+    assert!(
+        text.ends_with(&last) && text.len() < cli("5").len(),
+        "{text:?}"
+    );
+    assert!(cli("5").starts_with(text));
+
+    // Scoring: `train eval`'s number on the same text, and per-char rows.
+    let input =
+        std::fs::read_to_string(bin::root().join("tests/fixtures/min-char-rnn/input.txt")).unwrap();
+    let text: String = input.chars().skip(100).take(60).collect();
+    let text = text.as_str();
+    let file = tmp.path().join("t.txt");
+    std::fs::write(&file, text).unwrap();
+    let o = bin::run(&[
+        "eval",
+        "--checkpoint",
+        &run.display().to_string(),
+        "--data",
+        &file.display().to_string(),
+    ]);
+    bin::assert_ok(&o, "train eval");
+    let out = bin::stdout(&o);
+    let eval_nats: f64 = out
+        .split(": ")
+        .last()
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let (code, score) = s.post(
+        "/api/score",
+        &json!({"model": "tiny", "text": text, "hidden_layer": 1}).to_string(),
+    );
+    assert_eq!(code, 200, "{score}");
+    let nats = score["nats_per_char"].as_f64().unwrap();
+    println!("score {nats:.6} nats/char, train eval {eval_nats:.4}");
+    assert!((nats - eval_nats).abs() <= 5e-5, "{nats} vs {eval_nats}");
+    let chars = score["chars"].as_array().unwrap();
+    assert_eq!(chars.len(), text.chars().count());
+    let sum: f64 = chars[1..]
+        .iter()
+        .map(|c| -c["logprob"].as_f64().unwrap())
+        .sum();
+    assert!((sum / (chars.len() - 1) as f64 - nats).abs() < 1e-12);
+    for (i, c) in chars.iter().enumerate() {
+        let top: Vec<f64> = c["top"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["p"].as_f64().unwrap())
+            .collect();
+        assert_eq!(top.len(), 5);
+        assert!(top.windows(2).all(|w| w[0] >= w[1]) && top.iter().sum::<f64>() <= 1.0 + 1e-12);
+        assert_eq!(c["hidden"].as_array().unwrap().len(), 16, "char {i}");
+        // The next char's log-probability is at most the likeliest's.
+        if let Some(next) = chars.get(i + 1) {
+            assert!(next["logprob"].as_f64().unwrap().exp() <= top[0] + 1e-12);
+        }
+    }
+
+    // Bad requests: a 4xx and one line of JSON each, and a good one after.
+    let good = json!({"model": "tiny", "length": 5}).to_string();
+    let big = format!(
+        "{{\"model\": \"tiny\", \"prime\": \"{}\"}}",
+        "t".repeat(2 << 20)
+    );
+    let cases: Vec<(&str, String, u16, &str)> = vec![
+        ("/api/sample", "{not json".into(), 400, "bad JSON"),
+        (
+            "/api/sample",
+            json!({"model": "nope"}).to_string(),
+            404,
+            "unknown model",
+        ),
+        (
+            "/api/sample",
+            json!({"model": "../../etc/passwd"}).to_string(),
+            404,
+            "unknown model",
+        ),
+        (
+            "/api/sample",
+            json!({"model": "tiny", "prime": "th€"}).to_string(),
+            400,
+            "'€'",
+        ),
+        (
+            "/api/score",
+            json!({"model": "tiny", "text": "ab\u{1F600}c"}).to_string(),
+            400,
+            "'\u{1F600}'",
+        ),
+        (
+            "/api/sample",
+            json!({"model": "tiny", "length": 1_000_000}).to_string(),
+            400,
+            "length",
+        ),
+        (
+            "/api/sample",
+            json!({"model": "tiny", "n": 1000}).to_string(),
+            400,
+            "n must be",
+        ),
+        (
+            "/api/sample",
+            json!({"model": "tiny", "temperature": -1}).to_string(),
+            400,
+            "temperature",
+        ),
+        (
+            "/api/sample",
+            json!({"model": "tiny", "temperature": "NaN"}).to_string(),
+            400,
+            "bad JSON",
+        ),
+        (
+            "/api/sample",
+            json!({"model": "tiny", "colour": 1}).to_string(),
+            400,
+            "unknown field",
+        ),
+        (
+            "/api/score",
+            json!({"model": "tiny", "text": "ab", "hidden_layer": 2}).to_string(),
+            400,
+            "out of range",
+        ),
+        ("/api/sample", big, 413, "over"),
+        ("/api/nothing", "{}".into(), 404, "no such endpoint"),
+    ];
+    for (path, body, status, words) in cases {
+        let (code, answer) = s.post(path, &body);
+        let msg = answer["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{answer}"));
+        println!("{status} {path}: {msg}");
+        assert_eq!(code, status, "{path} {msg}");
+        assert!(msg.contains(words) && !msg.contains('\n'), "{msg}");
+        assert_eq!(s.post("/api/sample", &good).0, 200, "served after {msg}");
+    }
+    // A client that stalls mid-body gets 408 after --body-timeout.
+    let addr = s.url.strip_prefix("http://").unwrap();
+    let mut stalled = std::net::TcpStream::connect(addr).unwrap();
+    write!(stalled, "POST /api/sample HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"model\"").unwrap();
+    let start = Instant::now();
+    let mut answer = String::new();
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let _ = stalled.read_to_string(&mut answer);
+    println!(
+        "stalled client after {:?}: {}",
+        start.elapsed(),
+        answer.lines().next().unwrap_or("")
+    );
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("{\"error\":"));
+    assert_eq!(s.post("/api/sample", &good).0, 200);
+}
+
+#[test]
+fn metrics_follow_a_run_as_it_writes_rows_and_ctrl_c_stops_the_server() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("tiny");
+    trained(&run);
+    let mut s = Served::start(&run, &[]);
+    let m = s.get("/api/runs/tiny/metrics");
+    let csv_rows = |f: &str| {
+        std::fs::read_to_string(run.join(f))
+            .unwrap()
+            .lines()
+            .count()
+            - 1
+    };
+    assert_eq!(
+        m["metrics"].as_array().unwrap().len(),
+        csv_rows("metrics.csv")
+    );
+    assert_eq!(m["eval"].as_array().unwrap().len(), 3);
+    assert_eq!(m["eval"][2]["iter"].as_f64(), Some(60.0));
+    let (code, unknown) =
+        match ureq::get(&format!("{}/api/runs/..%2F..%2Fetc/metrics", s.url)).call() {
+            Err(ureq::Error::Status(c, r)) => (c, r.into_string().unwrap()),
+            other => panic!("{other:?}"),
+        };
+    assert_eq!(code, 404, "{unknown}");
+
+    // As an event stream: every row, then each row another process appends.
+    let r = ureq::get(&format!("{}/api/runs/tiny/metrics?stream=true", s.url))
+        .call()
+        .unwrap();
+    let mut lines = BufReader::new(r.into_reader()).lines();
+    let mut next_rows = || loop {
+        let line = lines.next().unwrap().unwrap();
+        if let Some(d) = line.strip_prefix("data: ") {
+            return serde_json::from_str::<Value>(d).unwrap();
+        }
+    };
+    let first = next_rows();
+    assert_eq!(first["metrics"].as_array().unwrap().len(), 60);
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(run.join("metrics.csv"))
+        .unwrap();
+    writeln!(f, "60,1.25,2.5").unwrap();
+    write!(f, "61,1.5").unwrap(); // a row still being written is not sent
+    drop(f);
+    let new = next_rows();
+    assert_eq!(
+        new["metrics"],
+        json!([{"iter": 60.0, "loss": 1.25, "smooth_loss": 2.5}])
+    );
+
+    // Ctrl-C: the server exits, cleanly, at once.
+    let pid = s.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let start = Instant::now();
+    let status = loop {
+        if let Some(st) = s.child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "still running after Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
+}
