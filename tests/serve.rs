@@ -332,6 +332,43 @@ fn samples_and_scores_equal_the_command_line_and_bad_requests_get_4xx() {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("{\"error\":"));
     assert_eq!(s.post("/api/sample", &good).0, 200);
+
+    // A client that goes away mid-stream stops its sampling: a minute of
+    // drawing asked for, three chars read, the connection closed; then the
+    // server's CPU time stays still.
+    let long = json!({"model": "tiny", "length": 20_000, "n": 64, "stream": true});
+    let r = ureq::post(&format!("{}/api/sample", s.url))
+        .send_string(&long.to_string())
+        .unwrap();
+    let mut lines = BufReader::new(r.into_reader()).lines();
+    let mut read = 0;
+    while read < 3 {
+        read += usize::from(lines.next().unwrap().unwrap().starts_with("data: "));
+    }
+    drop(lines);
+    std::thread::sleep(Duration::from_millis(150));
+    let before = cpu_seconds(s.child.id());
+    std::thread::sleep(Duration::from_secs(1));
+    let busy = cpu_seconds(s.child.id()) - before;
+    println!("server CPU in the second after the client left: {busy:.3} s");
+    assert!(
+        busy < 0.1,
+        "still sampling for a client that left: {busy} s of CPU"
+    );
+}
+
+/// CPU seconds (user + system) process `pid` has used (Linux /proc).
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    // utime and stime are fields 14 and 15 of stat(5), 12 and 13 after ")".
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0 // USER_HZ
 }
 
 #[test]

@@ -16,6 +16,7 @@ use charrnn::sample::{from_prime, next_log_probs};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 
 use crate::Server;
@@ -306,7 +307,7 @@ fn encode(vocab: &Vocab, text: &str, what: &str) -> ApiResult<Vec<u32>> {
 /// limit, 400 with serde's reason if it is not the request's JSON.
 pub async fn read_json<T: DeserializeOwned>(server: &Server, body: Body) -> ApiResult<T> {
     let lim = &server.limits;
-    let bytes = tokio::time::timeout(lim.body_timeout, axum::body::to_bytes(body, lim.body))
+    let bytes = tokio::time::timeout(lim.body_timeout, read_body(body, lim.body))
         .await
         .map_err(|_| {
             ApiError::new(
@@ -316,14 +317,33 @@ pub async fn read_json<T: DeserializeOwned>(server: &Server, body: Body) -> ApiR
                     lim.body_timeout
                 ),
             )
-        })?
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("the request body is over {} bytes", lim.body),
-            )
-        })?;
+        })??;
     serde_json::from_slice(&bytes).map_err(|e| ApiError::bad(format!("bad JSON request: {e}")))
+}
+
+/// The body, up to `limit` bytes. Past the limit the rest is read and
+/// dropped (up to 16 times the limit), so that the client, still sending,
+/// can read the 413 instead of a reset connection.
+async fn read_body(body: Body, limit: usize) -> ApiResult<Vec<u8>> {
+    let mut stream = body.into_data_stream();
+    let (mut kept, mut total) = (Vec::new(), 0usize);
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::bad(format!("cannot read the request body: {e}")))?;
+        total += chunk.len();
+        if total <= limit {
+            kept.extend_from_slice(&chunk);
+        } else if total > 16 * limit {
+            break;
+        }
+    }
+    if total > limit {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body is over {limit} bytes"),
+        ));
+    }
+    Ok(kept)
 }
 
 /// Runs `f` on a blocking thread.

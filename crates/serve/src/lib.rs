@@ -25,7 +25,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 pub use catalog::Catalog;
@@ -65,14 +64,13 @@ pub struct Server {
 
 /// The routes over `server`.
 pub fn router(server: Arc<Server>) -> Router {
-    let body = server.limits.body;
+    // Bodies are read (and limited) by api::read_json.
     Router::new()
         .route("/api/models", get(api::models))
         .route("/api/sample", post(api::sample))
         .route("/api/score", post(api::score))
         .route("/api/runs/{id}/metrics", get(metrics::metrics))
         .fallback(error::not_found)
-        .layer(DefaultBodyLimit::max(body))
         .with_state(server)
 }
 
