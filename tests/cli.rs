@@ -326,14 +326,7 @@ fn ctrl_c_saves_and_exits_130() {
         .unwrap();
     wait_for(&run.join("metrics.csv"));
     std::thread::sleep(std::time::Duration::from_millis(300));
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    bin::interrupt(child.id());
     let out = child.wait_with_output().unwrap();
     assert_eq!(
         out.status.code(),

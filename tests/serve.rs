@@ -425,14 +425,7 @@ fn metrics_follow_a_run_as_it_writes_rows_and_ctrl_c_stops_the_server() {
     );
 
     // Ctrl-C: the server exits, cleanly, at once.
-    let pid = s.child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    bin::interrupt(s.child.id());
     let start = Instant::now();
     let status = loop {
         if let Some(st) = s.child.try_wait().unwrap() {
