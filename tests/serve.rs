@@ -139,15 +139,23 @@ fn samples_and_scores_equal_the_command_line_and_bad_requests_get_4xx() {
 
     // Sampling: what `train sample` prints, whole and streamed.
     let cli = |seed: &str| {
-        let o = bin::sample(&run, &["--prime", "th", "--length", "80", "--seed", seed]);
+        let o = bin::sample(&run, &["--prime", "th", "--length", "300", "--seed", seed]);
         bin::assert_ok(&o, "train sample");
         bin::stdout(&o).strip_suffix('\n').unwrap().to_string()
     };
-    let request = json!({"model": "tiny", "prime": "th", "length": 80, "seed": 5, "n": 2});
+    // Four samples at once: drawn together, each row its own stream.
+    let request = json!({"model": "tiny", "prime": "th", "length": 300, "seed": 5, "n": 4});
     let (code, whole) = s.post("/api/sample", &request.to_string());
     assert_eq!(code, 200, "{whole}");
     assert_eq!(whole["samples"][0].as_str().unwrap(), cli("5"));
-    assert_eq!(whole["samples"][1].as_str().unwrap(), cli("6"));
+    for (i, seed) in ["6", "7", "8"].iter().enumerate() {
+        assert_eq!(
+            whole["samples"][i + 1].as_str().unwrap(),
+            cli(seed),
+            "sample {}",
+            i + 1
+        );
+    }
     let mut streamed = request.clone();
     streamed["stream"] = json!(true);
     let r = ureq::post(&format!("{}/api/sample", s.url))
@@ -161,13 +169,13 @@ fn samples_and_scores_equal_the_command_line_and_bad_requests_get_4xx() {
         .map(|(_, d)| d["text"].as_str().unwrap())
         .collect();
     assert_eq!(format!("th{chars}"), cli("5"), "streamed char by char");
-    assert_eq!(events.iter().filter(|(n, _)| n == "end").count(), 2);
+    assert_eq!(events.iter().filter(|(n, _)| n == "end").count(), 4);
     // A stop string ends a sample after it.
     let stop = &cli("5")[2..][..12];
     let last = stop.chars().last().unwrap().to_string();
     let (_, stopped) = s.post(
         "/api/sample",
-        &json!({"model": "tiny", "prime": "th", "length": 80, "seed": 5, "stop": [last]})
+        &json!({"model": "tiny", "prime": "th", "length": 300, "seed": 5, "stop": [last]})
             .to_string(),
     );
     let text = stopped["samples"][0].as_str().unwrap();

@@ -1,6 +1,7 @@
 //! The model endpoints: the list, sampling (whole or streamed) and scoring.
-//! Requests are checked here, before any work; the work runs on tokio's
-//! blocking threads, one request per thread, each with its own state.
+//! Requests are checked here, before any work. Samples are drawn by the
+//! model's [`crate::batcher`], all concurrent requests' streams in one
+//! batch; loading and scoring run on tokio's blocking threads.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -12,14 +13,15 @@ use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use charrnn::data::Vocab;
-use charrnn::sample::{from_prime, next_log_probs};
+use charrnn::sample::next_log_probs;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio_stream::StreamExt;
-use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::wrappers::UnboundedReceiverStream;
 
 use crate::Server;
+use crate::batcher::Job;
 use crate::catalog::{Entry, Loaded};
 use crate::error::{ApiError, ApiResult};
 
@@ -133,69 +135,100 @@ async fn sample_checked(server: Arc<Server>, body: Body) -> ApiResult<Response> 
     }
     let model = model(&server, &req.model).await?;
     let prime = encode(&model.vocab, &req.prime, "prime")?;
+    let req = Arc::new(req);
     if !req.stream {
-        let samples = blocking(move || {
-            (0..req.n)
-                .map(|i| draw(&model, &prime, &req, i, |_| true))
-                .collect::<Vec<_>>()
-        })
-        .await?;
+        // Every sample at once (they share the model's batch); each answers
+        // on its own channel with its text.
+        let waiting: Vec<_> = (0..req.n)
+            .map(|i| {
+                let (tx, rx) = tokio::sync::oneshot::channel::<String>();
+                let text = Arc::new(std::sync::Mutex::new(req.prime.clone()));
+                let result = text.clone();
+                submit(
+                    &model,
+                    &prime,
+                    &req,
+                    i,
+                    move |_| true,
+                    text,
+                    move || {
+                        let _ = tx.send(result.lock().expect("sample text").clone());
+                    },
+                );
+                rx
+            })
+            .collect();
+        let mut samples = Vec::with_capacity(req.n);
+        for rx in waiting {
+            samples.push(rx.await.map_err(|_| {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "a sample was lost")
+            })?);
+        }
         return Ok(Json(json!({ "samples": samples })).into_response());
     }
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Event, Infallible>>(256);
-    tokio::task::spawn_blocking(move || {
-        let event =
-            |name: &str, data: Value| Ok(Event::default().event(name).data(data.to_string()));
+    // Streamed: samples one after another, each char sent as it is drawn.
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Result<Event, Infallible>>();
+    let event = |name: &str, data: Value| Ok(Event::default().event(name).data(data.to_string()));
+    tokio::spawn(async move {
         for i in 0..req.n {
-            let mut open = true;
-            let text = draw(&model, &prime, &req, i, |piece| {
+            let (end_tx, end_rx) = tokio::sync::oneshot::channel::<()>();
+            let text = Arc::new(std::sync::Mutex::new(req.prime.clone()));
+            let chars = tx.clone();
+            let emit = move |piece: &str| {
                 // A client gone (its receiver dropped) stops the drawing.
-                open = tx
-                    .blocking_send(event("char", json!({ "sample": i, "text": piece })))
-                    .is_ok();
-                open
+                chars
+                    .send(event("char", json!({ "sample": i, "text": piece })))
+                    .is_ok()
+            };
+            submit(&model, &prime, &req, i, emit, text.clone(), move || {
+                let _ = end_tx.send(());
             });
-            if !open
-                || tx
-                    .blocking_send(event("end", json!({ "sample": i, "text": text })))
-                    .is_err()
+            let _ = end_rx.await;
+            let text = text.lock().expect("sample text").clone();
+            if tx
+                .send(event("end", json!({ "sample": i, "text": text })))
+                .is_err()
             {
                 return;
             }
         }
-        let _ = tx.blocking_send(event("done", json!({})));
+        let _ = tx.send(event("done", json!({})));
     });
-    Ok(Sse::new(ReceiverStream::new(rx))
+    Ok(Sse::new(UnboundedReceiverStream::new(rx))
         .keep_alive(KeepAlive::default())
         .into_response())
 }
 
-/// Sample `i` of a request: the prime, then chars until the length or a
-/// stop string; `emit` gets each char's text and says whether to go on.
-fn draw(
+/// Queues sample `i` of a request with the model's batcher: the prime,
+/// then chars (appended to `text`) until the length or a stop string;
+/// `emit` gets each char's text and says whether to go on; `done` runs at
+/// the end.
+fn submit(
     model: &Loaded,
     prime: &[u32],
-    req: &SampleRequest,
+    req: &Arc<SampleRequest>,
     i: usize,
-    mut emit: impl FnMut(&str) -> bool,
-) -> String {
-    let mut text = req.prime.clone();
-    let start = text.len();
-    from_prime(
-        &model.network,
-        &model.vocab,
-        prime,
-        req.length,
-        req.temperature,
-        req.seed.wrapping_add(i as u64),
-        |id| {
-            let piece = String::from_utf8_lossy(&model.vocab.decode(&[id])).into_owned();
+    mut emit: impl FnMut(&str) -> bool + Send + 'static,
+    text: Arc<std::sync::Mutex<String>>,
+    done: impl FnOnce() + Send + 'static,
+) {
+    let vocab = model.vocab.clone();
+    let r = req.clone();
+    let start = req.prime.len();
+    model.batcher.submit(Job {
+        prime: prime.to_vec(),
+        length: req.length,
+        temperature: req.temperature,
+        seed: req.seed.wrapping_add(i as u64),
+        emit: Box::new(move |id| {
+            let piece = String::from_utf8_lossy(&vocab.decode(&[id])).into_owned();
+            let mut text = text.lock().expect("sample text");
             text.push_str(&piece);
-            let stopped = req.stop.iter().any(|s| text[start..].ends_with(s.as_str()));
+            let stopped = r.stop.iter().any(|s| text[start..].ends_with(s.as_str()));
             emit(&piece) && !stopped
-        },
-    );
-    text
+        }),
+        done: Box::new(done),
+    });
 }
 
 #[derive(Deserialize)]

@@ -15,6 +15,8 @@ use charrnn::data::Vocab;
 use charrnn::models::Network;
 use charrnn::saved::Saved;
 
+use crate::batcher::Batcher;
+
 /// A model found on disk.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Entry {
@@ -27,7 +29,9 @@ pub struct Entry {
 
 /// A model in memory, with what is known of its run.
 pub struct Loaded {
-    pub network: Network,
+    pub network: Arc<Network>,
+    /// Draws every request's samples together (see [`Batcher`]).
+    pub batcher: Batcher,
     pub vocab: Vocab,
     pub iterations: Option<u64>,
     pub best_validation: Option<f64>,
@@ -80,8 +84,9 @@ impl Catalog {
         }
         let result = Saved::open(&entry.path)
             .and_then(|saved| {
-                let network = saved.network(&self.device)?;
+                let network = Arc::new(saved.network(&self.device)?);
                 Ok(Arc::new(Loaded {
+                    batcher: Batcher::start(network.clone(), &saved.vocab),
                     network,
                     vocab: saved.vocab,
                     iterations: saved.iterations,

@@ -3,7 +3,8 @@
 //!
 //! - `GET /api/models`: the models served ([`catalog`]);
 //! - `POST /api/sample`: text drawn exactly as `train sample` draws it,
-//!   whole or streamed char by char ([`api::sample`]);
+//!   whole or streamed char by char ([`api::sample`]), every concurrent
+//!   request's streams stepped together ([`batcher`]);
 //! - `POST /api/score`: a text's log-probability char by char, the likeliest
 //!   next chars, optionally one layer's hidden state ([`api::score`]);
 //! - `GET /api/runs/{id}/metrics`: a run directory's metrics, whole or as an
@@ -16,6 +17,7 @@
 //! gives (no autodiff).
 
 pub mod api;
+pub mod batcher;
 pub mod catalog;
 pub mod error;
 pub mod metrics;
