@@ -432,6 +432,23 @@ fn metrics_follow_a_run_as_it_writes_rows_and_ctrl_c_stops_the_server() {
         json!([{"iter": 60.0, "loss": 1.25, "smooth_loss": 2.5}])
     );
 
+    // Bad command lines: one line each, non-zero.
+    let missing = tmp.path().join("nothere").display().to_string();
+    bin::assert_refused(
+        &bin::run(&["serve", &missing]),
+        &["nothere", "does not exist"],
+    );
+    let taken = s.url.strip_prefix("http://").unwrap();
+    let r = run.display().to_string();
+    bin::assert_refused(
+        &bin::run(&["serve", &r, "--addr", taken]),
+        &["cannot serve on", taken],
+    );
+    bin::assert_refused(
+        &bin::run(&["serve", &r, "--body-timeout", "0"]),
+        &["--body-timeout"],
+    );
+
     // Ctrl-C: the server exits, cleanly, at once.
     bin::interrupt(s.child.id());
     let start = Instant::now();
