@@ -100,13 +100,22 @@ pub fn from_prime(
     seed: u64,
     emit: impl FnMut(u32) -> bool,
 ) -> Vec<u32> {
-    let (feed, first) = match prime.split_last() {
-        Some((last, rest)) => (rest, *last),
-        None => (&[][..], vocab.id('\n').unwrap_or(0)),
-    };
+    let inputs = start_inputs(vocab, prime);
+    let (first, feed) = inputs.split_last().expect("at least one input");
     let state = advance(model, model.zero_state(1), feed);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    sample(model, state, first, n, temperature, &mut rng, emit)
+    sample(model, state, *first, n, temperature, &mut rng, emit)
+}
+
+/// What a sample reads before its first draw: the prime's ids, or without
+/// a prime a newline (the first symbol if the vocabulary has none). The
+/// draw starts from the logits after the last of them.
+pub fn start_inputs(vocab: &Vocab, prime: &[u32]) -> Vec<u32> {
+    if prime.is_empty() {
+        vec![vocab.id('\n').unwrap_or(0)]
+    } else {
+        prime.to_vec()
+    }
 }
 
 /// What the model predicts after each char of `ids` (one stream from a

@@ -66,10 +66,7 @@ pub fn pass(
     let batch = chunk.streams;
     let ranges = ranges(batch, threads);
     if ranges.len() == 1 {
-        let (inputs, targets) = chunk.to_device(&device);
-        let (loss_t, state) = model.forward(inputs, targets, state, masks);
-        let loss = loss_t.clone().into_scalar::<f64>();
-        let grads = GradientsParams::from_grads(loss_t.backward(), model);
+        let (loss, grads, state) = shard_pass(model, chunk, state, masks, batch);
         return Pass { loss, grads, state };
     }
     // Each shard's inputs, state and masks, made before the threads start.
@@ -92,12 +89,7 @@ pub fn pass(
     let parts: Vec<(f64, GradientsParams, State)> = work
         .into_par_iter()
         .map(|(replica, chunk, state, masks)| {
-            let (inputs, targets) = chunk.to_device(&device);
-            let (loss_t, state) =
-                replica.forward_part(inputs, targets, &state, masks.as_deref(), batch);
-            let loss = loss_t.clone().into_scalar::<f64>();
-            let grads = GradientsParams::from_grads(loss_t.backward(), &replica);
-            (loss, grads, state)
+            shard_pass(&replica, &chunk, &state, masks.as_deref(), batch)
         })
         .collect();
     let mut sum = GradientsAccumulator::<Network>::new();
@@ -113,6 +105,23 @@ pub fn pass(
         grads: sum.grads(),
         state: State::cat(states),
     }
+}
+
+/// One shard's forward and backward: its loss (its streams' sum over the
+/// whole batch's `batch`), the gradients of `model`'s parameters, and its
+/// streams' next state.
+fn shard_pass(
+    model: &Network,
+    chunk: &Chunk,
+    state: &State,
+    masks: Option<&[Tensor<2>]>,
+    batch: usize,
+) -> (f64, GradientsParams, State) {
+    let (inputs, targets) = chunk.to_device(&model.device());
+    let (loss_t, state) = model.forward_part(inputs, targets, state, masks, batch);
+    let loss = loss_t.clone().into_scalar::<f64>();
+    let grads = GradientsParams::from_grads(loss_t.backward(), model);
+    (loss, grads, state)
 }
 
 /// The rows of a time-major [T·B, ·] tensor that belong to streams `r`:

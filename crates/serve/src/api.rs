@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use charrnn::data::Vocab;
-use charrnn::sample::next_log_probs;
+use charrnn::sample::{next_log_probs, start_inputs};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -216,12 +216,12 @@ fn submit(
     let r = req.clone();
     let start = req.prime.len();
     model.batcher.submit(Job {
-        prime: prime.to_vec(),
+        inputs: start_inputs(&model.vocab, prime),
         length: req.length,
         temperature: req.temperature,
         seed: req.seed.wrapping_add(i as u64),
         emit: Box::new(move |id| {
-            let piece = String::from_utf8_lossy(&vocab.decode(&[id])).into_owned();
+            let piece = symbol(&vocab, id);
             let mut text = text.lock().expect("sample text");
             text.push_str(&piece);
             let stopped = r.stop.iter().any(|s| text[start..].ends_with(s.as_str()));
@@ -275,8 +275,6 @@ pub async fn score(State(server): State<Arc<Server>>, body: Body) -> ApiResult<J
     let ids = encode(&model.vocab, &req.text, "text")?;
     blocking(move || {
         let (rows, hidden) = next_log_probs(&model.network, &ids, req.hidden_layer);
-        let symbol =
-            |id: usize| String::from_utf8_lossy(&model.vocab.decode(&[id as u32])).into_owned();
         let mut nats = 0.0;
         let per_char: Vec<Value> = ids
             .iter()
@@ -288,9 +286,9 @@ pub async fn score(State(server): State<Arc<Server>>, body: Body) -> ApiResult<J
                 order.sort_by(|&a, &b| rows[i][b].total_cmp(&rows[i][a]));
                 let next: Vec<Value> = order[..top]
                     .iter()
-                    .map(|&j| json!({ "char": symbol(j), "p": rows[i][j].exp() }))
+                    .map(|&j| json!({ "char": symbol(&model.vocab, j as u32), "p": rows[i][j].exp() }))
                     .collect();
-                let mut c = json!({ "char": symbol(id as usize), "logprob": logprob, "top": next });
+                let mut c = json!({ "char": symbol(&model.vocab, id), "logprob": logprob, "top": next });
                 if let Some(h) = hidden.get(i) {
                     c["hidden"] = json!(h);
                 }
@@ -322,6 +320,11 @@ async fn model(server: &Arc<Server>, id: &str) -> ApiResult<Arc<Loaded>> {
                 format!("model {id:?}: {why}"),
             )
         })
+}
+
+/// Symbol `id` as text (a byte model's non-UTF-8 byte as U+FFFD).
+fn symbol(vocab: &Vocab, id: u32) -> String {
+    String::from_utf8_lossy(&vocab.decode(&[id])).into_owned()
 }
 
 /// `text`'s ids in the model's vocabulary, or a 400 naming what is not in it.

@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
 
 use burn::tensor::{Int, Tensor, TensorData};
-use charrnn::data::Vocab;
 use charrnn::models::{Network, State};
 use charrnn::sample::pick;
 use rand::SeedableRng;
@@ -19,8 +18,9 @@ use rand_chacha::ChaCha8Rng;
 
 /// One sample to draw.
 pub struct Job {
-    /// The prime's ids (fed first; the last is the first input drawn from).
-    pub prime: Vec<u32>,
+    /// What the stream reads before its first draw
+    /// ([`charrnn::sample::start_inputs`]).
+    pub inputs: Vec<u32>,
     pub length: usize,
     pub temperature: f64,
     pub seed: u64,
@@ -47,10 +47,9 @@ pub struct Batcher {
 
 impl Batcher {
     /// Starts the model's thread; it ends when the last handle is dropped.
-    pub fn start(network: Arc<Network>, vocab: &Vocab) -> Self {
+    pub fn start(network: Arc<Network>) -> Self {
         let (jobs, rx) = channel();
-        let first = vocab.id('\n').unwrap_or(0);
-        std::thread::spawn(move || run(&network, first, rx));
+        std::thread::spawn(move || run(&network, rx));
         Self { jobs }
     }
 
@@ -60,21 +59,15 @@ impl Batcher {
     }
 }
 
-fn run(network: &Network, first: u32, jobs: Receiver<Job>) {
+fn run(network: &Network, jobs: Receiver<Job>) {
     let mut active: Vec<Active> = Vec::new();
-    let start = |job: Job| {
-        let mut inputs: VecDeque<u32> = job.prime.iter().copied().collect();
-        if inputs.is_empty() {
-            inputs.push_back(first);
-        }
-        Active {
-            inputs,
-            remaining: job.length,
-            temperature: job.temperature,
-            rng: ChaCha8Rng::seed_from_u64(job.seed),
-            state: network.zero_state(1),
-            job,
-        }
+    let start = |job: Job| Active {
+        inputs: job.inputs.iter().copied().collect(),
+        remaining: job.length,
+        temperature: job.temperature,
+        rng: ChaCha8Rng::seed_from_u64(job.seed),
+        state: network.zero_state(1),
+        job,
     };
     loop {
         if active.is_empty() {

@@ -86,7 +86,7 @@ impl Catalog {
             .and_then(|saved| {
                 let network = Arc::new(saved.network(&self.device)?);
                 Ok(Arc::new(Loaded {
-                    batcher: Batcher::start(network.clone(), &saved.vocab),
+                    batcher: Batcher::start(network.clone()),
                     network,
                     vocab: saved.vocab,
                     iterations: saved.iterations,
