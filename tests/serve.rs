@@ -6,115 +6,14 @@
 
 #[path = "common/bin.rs"]
 mod bin;
+#[path = "common/served.rs"]
+mod served;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-
-/// A `train serve` process and its address.
-struct Served {
-    child: Child,
-    url: String,
-}
-
-impl Served {
-    fn start(path: &Path, extra: &[&str]) -> Self {
-        let mut child = Command::new(bin::BIN)
-            .arg("serve")
-            .arg(path)
-            .args(["--addr", "127.0.0.1:0"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("train serve starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("first line: {line:?}"))
-            .to_string();
-        Self { child, url }
-    }
-
-    fn get(&self, path: &str) -> Value {
-        ureq::get(&format!("{}{path}", self.url))
-            .call()
-            .unwrap()
-            .into_json()
-            .unwrap()
-    }
-
-    /// POSTs `body`; the status and the JSON answer, whatever the status.
-    fn post(&self, path: &str, body: &str) -> (u16, Value) {
-        match ureq::post(&format!("{}{path}", self.url)).send_string(body) {
-            Ok(r) => (r.status(), r.into_json().unwrap()),
-            Err(ureq::Error::Status(code, r)) => (code, r.into_json().unwrap()),
-            Err(e) => panic!("{path}: {e}"),
-        }
-    }
-
-    /// The events of a streamed answer: (event name, JSON data).
-    fn events(&self, r: ureq::Response, until: &str) -> Vec<(String, Value)> {
-        let mut events = Vec::new();
-        let mut name = String::new();
-        for line in BufReader::new(r.into_reader()).lines() {
-            let line = line.unwrap();
-            if let Some(n) = line.strip_prefix("event: ") {
-                name = n.to_string();
-            } else if let Some(d) = line.strip_prefix("data: ") {
-                events.push((name.clone(), serde_json::from_str(d).unwrap()));
-                if name == until {
-                    break;
-                }
-            }
-        }
-        events
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
-}
-
-/// A small LSTM run with validation (metrics.csv and eval.csv).
-fn trained(dir: &Path) {
-    let data = bin::root().join("tests/fixtures/min-char-rnn/input.txt");
-    let o = bin::quiet(
-        &data.display().to_string(),
-        dir,
-        &[
-            "--model",
-            "lstm",
-            "--layers",
-            "2",
-            "--hidden-size",
-            "16",
-            "--batch-size",
-            "2",
-            "--seq-length",
-            "10",
-            "--iterations",
-            "60",
-            "--val-fraction",
-            "0.2",
-            "--eval-every",
-            "20",
-            "--optimizer",
-            "adam",
-            "--learning-rate",
-            "0.01",
-        ],
-    );
-    bin::assert_ok(&o, "training the served model");
-}
+use served::{Served, trained};
 
 #[test]
 fn samples_and_scores_equal_the_command_line_and_bad_requests_get_4xx() {

@@ -92,6 +92,8 @@ pub enum Error {
     },
     #[error("training diverged at iteration {iter}: loss is {loss}")]
     NonFinite { iter: u64, loss: f64 },
+    #[error("cannot draw the loss plot: {0}")]
+    Plot(String),
 }
 
 fn at_checkpoint(path: &std::path::Path) -> String {

@@ -12,7 +12,7 @@
 //! and the assembly of a run from a config or a checkpoint ([`train`]),
 //! evaluation in nats per char ([`eval`]), sampling ([`sample`]), learning-rate schedules and epochs ([`schedule`]), opening a
 //! trained model from any file a run writes ([`saved`]), weights files ([`weights`]),
-//! checkpoints ([`checkpoint`]), the run configuration ([`config`]) and the
+//! checkpoints ([`checkpoint`]), a run's loss plot ([`plot`]), the run configuration ([`config`]) and the
 //! memory a configuration needs ([`memory`]). It
 //! never names a backend: every entry point takes a
 //! [`burn::tensor::Device`] and a [`Precision`].
@@ -35,6 +35,7 @@ pub mod memory;
 pub mod models;
 pub mod names;
 pub mod optim;
+pub mod plot;
 pub mod precision;
 pub mod sample;
 pub mod saved;

@@ -1,13 +1,16 @@
 //! The models a server serves: found under the paths it was given (run
 //! directories, checkpoint or weights files, directories of runs), each
 //! under an id (its run directory's name; a lone file's stem), and loaded
-//! once, on first use, for inference. The paths are scanned again on each
-//! listing, so a run started after the server appears; a request's id is only
+//! on first use, for inference, and again when its file changes (a run still
+//! training rewrites its checkpoint). The paths are scanned again on each
+//! listing, so a run started after the server appears (as soon as it writes
+//! its `status.json`, before its first checkpoint); a request's id is only
 //! ever looked up here, never made into a path.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use burn::tensor::Device;
 use charrnn::checkpoint::FILE_NAME;
@@ -16,6 +19,9 @@ use charrnn::models::Network;
 use charrnn::saved::Saved;
 
 use crate::batcher::Batcher;
+
+/// What a run writes while it trains (see the train binary's status.rs).
+pub const STATUS: &str = "status.json";
 
 /// A model found on disk.
 #[derive(Clone, Debug, PartialEq)]
@@ -37,11 +43,17 @@ pub struct Loaded {
     pub best_validation: Option<f64>,
 }
 
+/// A model as loaded (or why it could not be) from its file as it was then.
+struct Cached {
+    stamp: Option<SystemTime>,
+    model: Result<Arc<Loaded>, String>,
+}
+
 pub struct Catalog {
     roots: Vec<PathBuf>,
     device: Device,
     /// Loaded models (or why one could not load), by path.
-    loaded: Mutex<BTreeMap<PathBuf, Result<Arc<Loaded>, String>>>,
+    loaded: Mutex<BTreeMap<PathBuf, Cached>>,
 }
 
 impl Catalog {
@@ -76,13 +88,16 @@ impl Catalog {
         self.entries().into_iter().find(|e| e.id == id)
     }
 
-    /// The model of `entry`, loaded on first use (blocking: call it off the
-    /// async threads).
+    /// The model of `entry`, loaded on first use and again whenever its file
+    /// has changed since (blocking: call it off the async threads).
     pub fn load(&self, entry: &Entry) -> Result<Arc<Loaded>, String> {
-        if let Some(done) = self.loaded.lock().expect("catalog lock").get(&entry.path) {
-            return done.clone();
+        let stamp = modified(&entry.path);
+        if let Some(done) = self.loaded.lock().expect("catalog lock").get(&entry.path)
+            && done.stamp == stamp
+        {
+            return done.model.clone();
         }
-        let result = Saved::open(&entry.path)
+        let model = Saved::open(&entry.path)
             .and_then(|saved| {
                 let network = Arc::new(saved.network(&self.device)?);
                 Ok(Arc::new(Loaded {
@@ -94,9 +109,31 @@ impl Catalog {
                 }))
             })
             .map_err(|e| e.to_string());
-        let mut loaded = self.loaded.lock().expect("catalog lock");
-        loaded.entry(entry.path.clone()).or_insert(result).clone()
+        let cached = Cached {
+            stamp,
+            model: model.clone(),
+        };
+        self.loaded
+            .lock()
+            .expect("catalog lock")
+            .insert(entry.path.clone(), cached);
+        model
     }
+}
+
+/// When the file a model loads from (a run directory's checkpoint) last
+/// changed; checkpoints are renamed into place, so a new one is a new time.
+fn modified(path: &Path) -> Option<SystemTime> {
+    let file = match path.is_dir() {
+        true => path.join(FILE_NAME),
+        false => path.to_path_buf(),
+    };
+    std::fs::metadata(file).and_then(|m| m.modified()).ok()
+}
+
+/// A run directory: one a run has written its checkpoint or its status to.
+fn is_run(dir: &Path) -> bool {
+    dir.join(FILE_NAME).is_file() || dir.join(STATUS).is_file()
 }
 
 /// The models at `path`: a run directory, a file, or a directory of runs.
@@ -120,7 +157,7 @@ fn scan(path: &Path, found: &mut Vec<Entry>) {
             path: path.to_path_buf(),
             run_dir,
         });
-    } else if path.join(FILE_NAME).is_file() {
+    } else if is_run(path) {
         found.push(Entry {
             id: name(path),
             path: path.to_path_buf(),
@@ -129,7 +166,7 @@ fn scan(path: &Path, found: &mut Vec<Entry>) {
     } else if let Ok(dir) = std::fs::read_dir(path) {
         let mut runs: Vec<PathBuf> = dir
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.join(FILE_NAME).is_file())
+            .filter(|p| is_run(p))
             .collect();
         runs.sort();
         for run in runs {

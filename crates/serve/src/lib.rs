@@ -8,7 +8,10 @@
 //! - `POST /api/score`: a text's log-probability char by char, the likeliest
 //!   next chars, optionally one layer's hidden state ([`api::score`]);
 //! - `GET /api/runs/{id}/metrics`: a run directory's metrics, whole or as an
-//!   event stream that follows a run still training ([`metrics`]).
+//!   event stream that follows a run still training ([`metrics`]);
+//! - `GET /api/runs`, `GET /api/runs/{id}/loss.svg`: the runs with their
+//!   configs and status, and each one's loss plot ([`runs`]);
+//! - `GET /`: the page that shows all of this in a browser ([`page`]).
 //!
 //! The server only reads: models are found when it starts, a model id is
 //! looked up in that table (never joined onto a path), and run directories
@@ -21,6 +24,8 @@ pub mod batcher;
 pub mod catalog;
 pub mod error;
 pub mod metrics;
+pub mod page;
+pub mod runs;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -71,7 +76,12 @@ pub fn router(server: Arc<Server>) -> Router {
         .route("/api/models", get(api::models))
         .route("/api/sample", post(api::sample))
         .route("/api/score", post(api::score))
+        .route("/api/runs", get(runs::runs))
         .route("/api/runs/{id}/metrics", get(metrics::metrics))
+        .route("/api/runs/{id}/loss.svg", get(runs::loss_svg))
+        .route("/", get(page::index))
+        .route("/app.js", get(page::script))
+        .route("/style.css", get(page::style))
         .fallback(error::not_found)
         .with_state(server)
 }

@@ -26,11 +26,11 @@ mod bench;
 mod cli;
 mod evaluate;
 mod gradcheck;
-mod plot;
 mod run;
 mod sample;
 mod serve;
 mod settings;
+mod status;
 
 use clap::Parser;
 

@@ -20,6 +20,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::backend;
 use crate::cli::TrainArgs;
 use crate::settings;
+use crate::status::Status;
 
 /// Exit status after an interrupted run that saved its checkpoint.
 pub const INTERRUPTED: i32 = 130;
@@ -124,7 +125,10 @@ impl Outputs {
         ck.save(&self.dir)?;
         let weights = self.dir.join("weights.safetensors");
         charrnn::weights::save(&weights, &ck.weights, trainer.vocab())?;
-        crate::plot::write(&self.dir, trainer.config().seq_length)
+        Ok(charrnn::plot::write(
+            &self.dir,
+            trainer.config().seq_length,
+        )?)
     }
 
     /// Scores the test set once, with the best weights when the run
@@ -184,7 +188,10 @@ impl Outputs {
             charrnn::weights::save(&self.dir.join("best.safetensors"), &w, trainer.vocab())?;
         }
         self.metrics.flush()?;
-        crate::plot::write(&self.dir, trainer.config().seq_length)
+        Ok(charrnn::plot::write(
+            &self.dir,
+            trainer.config().seq_length,
+        )?)
     }
 }
 
@@ -247,24 +254,36 @@ fn train_loop(s: &mut Setup, out: &mut Outputs, interrupted: &AtomicBool) -> Res
     };
     let started = Instant::now();
     let first_iter = s.trainer.progress.iter;
+    let mut status = Status::new(&out.dir, first_iter);
+    status.write(&s.trainer, "training")?;
+    let mut end = "finished";
     while total == 0 || s.trainer.progress.iter < total {
         let n = s.trainer.progress.iter;
         let sample = every(n, c.sample_every).then_some(c.sample_length);
         let step = s.trainer.step(sample).or_else(|e| {
             out.metrics.flush()?;
+            status.write(&s.trainer, "failed")?;
             bar.iter().for_each(ProgressBar::abandon);
             let dir = out.dir.display();
             bail!("{e}; stopped, the last good checkpoint in {dir} is kept")
         })?;
-        report(&s.trainer, &step, &say);
+        if let Some(text) = report(&s.trainer, &step, &say) {
+            status.sample(step.iter, &text);
+        }
         out.metrics.row(step.iter, step.loss, step.smooth_loss)?;
         let done = step.iter + 1;
         if every(done, c.eval_every) || done == total {
             out.validate(&mut s.trainer, done, &say)?;
             if s.trainer.out_of_patience() {
                 say(&early_stop_line(&s.trainer, done, &out.dir));
+                end = "stopped early";
                 break;
             }
+        }
+        if status.due() {
+            // Rows reach the file (not the disk) for a reader watching the run.
+            out.metrics.push()?;
+            status.write(&s.trainer, "training")?;
         }
         if let Some(b) = &bar {
             let rate = (done - first_iter) as f64 / started.elapsed().as_secs_f64().max(1e-9);
@@ -275,6 +294,7 @@ fn train_loop(s: &mut Setup, out: &mut Outputs, interrupted: &AtomicBool) -> Res
             out.save(&s.trainer)?;
         }
         if stop {
+            status.write(&s.trainer, "interrupted")?;
             bar.iter().for_each(ProgressBar::abandon);
             let dir = out.dir.display();
             eprintln!("interrupted at iteration {done}; checkpoint saved in {dir}");
@@ -282,6 +302,7 @@ fn train_loop(s: &mut Setup, out: &mut Outputs, interrupted: &AtomicBool) -> Res
         }
     }
     out.save(&s.trainer)?;
+    status.write(&s.trainer, end)?;
     bar.iter().for_each(ProgressBar::finish);
     let iters = (s.trainer.progress.iter - first_iter).max(1);
     println!(
@@ -318,12 +339,14 @@ fn show_rate(bar: &ProgressBar, trainer: &Trainer, iters_per_s: f64, smooth: f64
     ));
 }
 
-/// The original's printed lines: a sample when one was drawn, and
+/// The original's printed lines: a sample when one was drawn (returned), and
 /// `iter n, loss: x` every print_every iterations.
-fn report(trainer: &Trainer, step: &Step, say: &dyn Fn(&str)) {
-    if let Some(ids) = &step.sample {
+fn report(trainer: &Trainer, step: &Step, say: &dyn Fn(&str)) -> Option<String> {
+    let sample = step.sample.as_ref().map(|ids| {
         let bytes = trainer.vocab().decode(ids);
-        let txt = String::from_utf8_lossy(&bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    });
+    if let Some(txt) = &sample {
         say(&format!("----\n {txt} \n----"));
     }
     if every(step.iter, trainer.config().print_every) {
@@ -332,6 +355,7 @@ fn report(trainer: &Trainer, step: &Step, say: &dyn Fn(&str)) {
             step.iter, step.smooth_loss
         ));
     }
+    sample
 }
 
 fn progress_bar(total: u64, at: u64) -> Option<ProgressBar> {
@@ -398,6 +422,13 @@ impl Metrics {
 
     fn row(&mut self, iter: u64, loss: f64, smooth: f64) -> Result<()> {
         writeln!(self.out, "{iter},{loss},{smooth}")
+            .with_context(|| format!("cannot write {}", self.path.display()))
+    }
+
+    /// Hands buffered rows to the file (readers see them; no disk sync).
+    fn push(&mut self) -> Result<()> {
+        self.out
+            .flush()
             .with_context(|| format!("cannot write {}", self.path.display()))
     }
 

@@ -1,13 +1,16 @@
-//! `loss.svg`: the training loss per char (each iteration's loss ÷ T,
+//! A run's loss plot: the training loss per char (each iteration's loss ÷ T,
 //! averaged over a trailing window of 1% of the run, at least 10 iterations)
-//! and the validation loss per char against iteration, drawn from the run's
-//! own metrics.csv and eval.csv with plotters' SVG backend (no fonts or C
-//! libraries needed), written atomically.
+//! and the validation loss per char (a dot per evaluation) against
+//! iteration, drawn from the run directory's own metrics.csv and eval.csv
+//! with plotters' SVG backend (no fonts or C libraries needed). The same
+//! drawing is the run's `loss.svg` and the chart on `train serve`'s page.
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
 use plotters::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::fsutil::write_atomic;
 
 /// At most this many points of the training curve (an SVG stays small).
 const MAX_POINTS: usize = 2000;
@@ -25,8 +28,14 @@ fn read_columns(path: &Path, x: usize, y: usize) -> Vec<(f64, f64)> {
         .collect()
 }
 
-/// Redraws `<dir>/loss.svg`; `seq_length` turns chunk losses into per-char ones.
+/// Redraws `<dir>/loss.svg` (atomically).
 pub fn write(dir: &Path, seq_length: usize) -> Result<()> {
+    write_atomic(&dir.join("loss.svg"), loss_svg(dir, seq_length)?.as_bytes())
+}
+
+/// The loss plot of the run in `dir` as SVG text; `seq_length` turns chunk
+/// losses into per-char ones.
+pub fn loss_svg(dir: &Path, seq_length: usize) -> Result<String> {
     let t = seq_length as f64;
     let raw = read_columns(&dir.join("metrics.csv"), 0, 1);
     let window = (raw.len() / 100).max(10);
@@ -55,15 +64,29 @@ pub fn write(dir: &Path, seq_length: usize) -> Result<()> {
     }
     let pad = ((y_max - y_min) * 0.05).max(1e-3);
     let mut svg = String::new();
+    draw(&mut svg, train, &val, x_max, (y_min - pad)..(y_max + pad))
+        .map_err(|e| Error::Plot(e.to_string()))?;
+    Ok(svg)
+}
+
+type DrawResult = std::result::Result<(), DrawingAreaErrorKind<std::io::Error>>;
+
+fn draw(
+    svg: &mut String,
+    train: Vec<(f64, f64)>,
+    val: &[(f64, f64)],
+    x_max: f64,
+    y_range: std::ops::Range<f64>,
+) -> DrawResult {
     {
-        let root = SVGBackend::with_string(&mut svg, (900, 540)).into_drawing_area();
+        let root = SVGBackend::with_string(svg, (900, 540)).into_drawing_area();
         root.fill(&WHITE)?;
         let mut chart = ChartBuilder::on(&root)
             .caption("charrnn: loss per char", ("sans-serif", 22))
             .margin(16)
             .x_label_area_size(44)
             .y_label_area_size(64)
-            .build_cartesian_2d(0.0..x_max, (y_min - pad)..(y_max + pad))?;
+            .build_cartesian_2d(0.0..x_max, y_range)?;
         chart
             .configure_mesh()
             .x_desc("iteration")
@@ -74,7 +97,7 @@ pub fn write(dir: &Path, seq_length: usize) -> Result<()> {
             .label("training (smoothed)")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE));
         chart
-            .draw_series(LineSeries::new(val.clone(), RED.stroke_width(2)))?
+            .draw_series(LineSeries::new(val.to_vec(), RED.stroke_width(2)))?
             .label("validation")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED));
         chart.draw_series(val.iter().map(|&p| Circle::new(p, 3, RED.filled())))?;
@@ -85,6 +108,5 @@ pub fn write(dir: &Path, seq_length: usize) -> Result<()> {
             .draw()?;
         root.present()?;
     }
-    charrnn::fsutil::write_atomic(&dir.join("loss.svg"), svg.as_bytes())
-        .context("cannot write loss.svg")
+    Ok(())
 }
