@@ -474,7 +474,7 @@ function showNext(i) {
   aside.append(h, p, table);
 }
 
-const show = (ch) => ({ "\n": "⏎ (newline)", " ": "␠ (space)", "\t": "⇥ (tab)" })[ch] || `“${ch}”`;
+const show = (ch) => ({ "\n": "⏎ (newline)", " ": "“ ” (space)", "\t": "⇥ (tab)" })[ch] || `“${ch}”`;
 
 $("coloured").addEventListener("mouseover", (e) => {
   const i = e.target.dataset && e.target.dataset.i;
