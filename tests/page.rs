@@ -467,3 +467,61 @@ fn shot(browser: &Browser, name: &str) {
         browser.screenshot(&dir.join(name));
     }
 }
+
+/// The README's pictures: `CHARRNN_PAGE_RUNS=DIR CHARRNN_SCREENSHOTS=docs
+/// cargo test --test page -- --ignored` serves the runs in DIR and saves
+/// the three views with the first run's model (a text from the end of
+/// tinyshakespeare, its units ranked for speakers' names).
+#[test]
+#[ignore = "needs a trained run: set CHARRNN_PAGE_RUNS"]
+fn screenshots_of_a_served_run() {
+    let runs = PathBuf::from(std::env::var_os("CHARRNN_PAGE_RUNS").expect("CHARRNN_PAGE_RUNS"));
+    let server = Served::start(&runs, &[]);
+    let browser = Browser::start(1280, 900);
+    browser.goto(&format!("{}/", server.url));
+    browser.wait(
+        "document.querySelectorAll('#chart svg circle').length > 0",
+        30,
+        "the chart",
+    );
+    shot(&browser, "page-runs.png");
+
+    browser.click("#tab-play");
+    browser.wait("document.querySelector('#play-model option')", 30, "models");
+    browser.type_into("#play-prime", "ROMEO:");
+    set(&browser, "#play-temp", &0.8f64.log10().to_string(), "input");
+    set(&browser, "#play-length", "900", "input");
+    browser.click("#play-generate");
+    browser.wait(
+        "document.getElementById('play-status').textContent.includes('chars in')",
+        60,
+        "the sample",
+    );
+    shot(&browser, "page-playground.png");
+
+    browser.click("#tab-inside");
+    browser.wait(
+        "document.querySelector('#inside-model option')",
+        30,
+        "models",
+    );
+    let shakespeare =
+        std::fs::read_to_string(bin::root().join("data/tinyshakespeare.txt")).unwrap();
+    let start = shakespeare.len() - 20_000;
+    let start = start + shakespeare[start..].find("\n\n").unwrap() + 2;
+    let text: String = shakespeare[start..].chars().take(1200).collect();
+    set(&browser, "#inside-text", &text, "input");
+    set(&browser, "#inside-layer", "1", "change");
+    browser.wait(
+        "document.querySelectorAll('#coloured span').length > 0",
+        30,
+        "colours",
+    );
+    browser.type_into("#find-pattern", "^[A-Z ]+:");
+    browser.click("#find-units");
+    browser.wait("document.querySelector('#found-units button')", 30, "units");
+    browser.click("#found-units li:nth-child(1) button");
+    browser.hover("#coloured span[data-i=\"40\"]");
+    shot(&browser, "page-inside.png");
+    assert_eq!(browser.console(), Vec::<(String, String)>::new());
+}
