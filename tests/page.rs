@@ -21,7 +21,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use served::{Served, trained};
+use served::{Served, lstm_run, trained};
 use webdriver::{ARROW_RIGHT, Browser, ENTER, TAB};
 
 const PRIME: &str = "First";
@@ -31,7 +31,9 @@ fn the_page_follows_runs_streams_samples_and_shows_inside_the_network() {
     let tmp = tempfile::tempdir().unwrap();
     let runs = tmp.path().join("runs");
     trained(&runs.join("small"));
-    wide(&runs.join("wide"));
+    // An untrained 2 × 512 LSTM: slow enough to sample that Stop can be
+    // pressed while a sample streams.
+    lstm_run(&runs.join("wide"), "512", "1");
     let server = Served::start(&runs, &[]);
     let browser = Browser::start(1280, 900);
     browser.goto(&format!("{}/", server.url));
@@ -153,29 +155,6 @@ fn start_live_run(dir: &Path) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .expect("train starts")
-}
-
-/// An untrained 2 × 512 LSTM: slow enough to sample that Stop can be
-/// pressed while a sample streams.
-fn wide(dir: &Path) {
-    let data = bin::root().join("tests/fixtures/min-char-rnn/input.txt");
-    let o = bin::quiet(
-        &data.display().to_string(),
-        dir,
-        &[
-            "--model",
-            "lstm",
-            "--layers",
-            "2",
-            "--hidden-size",
-            "512",
-            "--seq-length",
-            "10",
-            "--iterations",
-            "1",
-        ],
-    );
-    bin::assert_ok(&o, "the wide model");
 }
 
 /// Generate streams text that grows char by char, Stop stops it, and the

@@ -83,6 +83,12 @@ impl Drop for Served {
 
 /// A small LSTM run with validation (metrics.csv and eval.csv).
 pub fn trained(dir: &Path) {
+    lstm_run(dir, "16", "60");
+}
+
+/// A 2-layer LSTM of `hidden` units trained `iterations` on the fixture
+/// text (B 2, T 10, Adam 0.01, a fifth held out, evaluated every 20).
+pub fn lstm_run(dir: &Path, hidden: &str, iterations: &str) {
     let data = bin::root().join("tests/fixtures/min-char-rnn/input.txt");
     let o = bin::quiet(
         &data.display().to_string(),
@@ -93,13 +99,13 @@ pub fn trained(dir: &Path) {
             "--layers",
             "2",
             "--hidden-size",
-            "16",
+            hidden,
             "--batch-size",
             "2",
             "--seq-length",
             "10",
             "--iterations",
-            "60",
+            iterations,
             "--val-fraction",
             "0.2",
             "--eval-every",
