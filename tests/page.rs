@@ -408,6 +408,7 @@ fn narrow_window(browser: &Browser) {
         let widths =
             browser.eval("return [document.documentElement.scrollWidth, window.innerWidth];");
         println!("{tab}: scroll width, window width {widths}");
+        shot(browser, &format!("page-narrow-{}.png", &tab[5..]));
         assert!(widths[0].as_u64() <= widths[1].as_u64(), "{tab}: {widths}");
     }
 }

@@ -15,6 +15,9 @@ use crate::fsutil::write_atomic;
 /// At most this many points of the training curve (an SVG stays small).
 const MAX_POINTS: usize = 2000;
 
+/// The size of `loss.svg`, in pixels.
+pub const SIZE: (u32, u32) = (900, 540);
+
 /// (x, y) pairs from columns `x` and `y` of a CSV with a header.
 fn read_columns(path: &Path, x: usize, y: usize) -> Vec<(f64, f64)> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
@@ -30,12 +33,15 @@ fn read_columns(path: &Path, x: usize, y: usize) -> Vec<(f64, f64)> {
 
 /// Redraws `<dir>/loss.svg` (atomically).
 pub fn write(dir: &Path, seq_length: usize) -> Result<()> {
-    write_atomic(&dir.join("loss.svg"), loss_svg(dir, seq_length)?.as_bytes())
+    write_atomic(
+        &dir.join("loss.svg"),
+        loss_svg(dir, seq_length, SIZE)?.as_bytes(),
+    )
 }
 
-/// The loss plot of the run in `dir` as SVG text; `seq_length` turns chunk
-/// losses into per-char ones.
-pub fn loss_svg(dir: &Path, seq_length: usize) -> Result<String> {
+/// The loss plot of the run in `dir` as SVG text of `size` pixels (the
+/// fonts keep their size); `seq_length` turns chunk losses into per-char ones.
+pub fn loss_svg(dir: &Path, seq_length: usize, size: (u32, u32)) -> Result<String> {
     let t = seq_length as f64;
     let raw = read_columns(&dir.join("metrics.csv"), 0, 1);
     let window = (raw.len() / 100).max(10);
@@ -64,8 +70,15 @@ pub fn loss_svg(dir: &Path, seq_length: usize) -> Result<String> {
     }
     let pad = ((y_max - y_min) * 0.05).max(1e-3);
     let mut svg = String::new();
-    draw(&mut svg, train, &val, x_max, (y_min - pad)..(y_max + pad))
-        .map_err(|e| Error::Plot(e.to_string()))?;
+    draw(
+        &mut svg,
+        size,
+        train,
+        &val,
+        x_max,
+        (y_min - pad)..(y_max + pad),
+    )
+    .map_err(|e| Error::Plot(e.to_string()))?;
     Ok(svg)
 }
 
@@ -73,13 +86,14 @@ type DrawResult = std::result::Result<(), DrawingAreaErrorKind<std::io::Error>>;
 
 fn draw(
     svg: &mut String,
+    size: (u32, u32),
     train: Vec<(f64, f64)>,
     val: &[(f64, f64)],
     x_max: f64,
     y_range: std::ops::Range<f64>,
 ) -> DrawResult {
     {
-        let root = SVGBackend::with_string(svg, (900, 540)).into_drawing_area();
+        let root = SVGBackend::with_string(svg, size).into_drawing_area();
         root.fill(&WHITE)?;
         let mut chart = ChartBuilder::on(&root)
             .caption("charrnn: loss per char", ("sans-serif", 22))

@@ -218,7 +218,10 @@ async function drawChart() {
     runs.chartDue = false;
     const id = runs.selected;
     try {
-      const svg = await (await api(`/api/runs/${encodeURIComponent(id)}/loss.svg`)).text();
+      // Drawn at the chart's own size, so its labels keep theirs.
+      const width = Math.max(300, Math.round($("chart").clientWidth || 900));
+      const height = Math.round(Math.min(Math.max(width * 0.6, 300), 600));
+      const svg = await (await api(`/api/runs/${encodeURIComponent(id)}/loss.svg?width=${width}&height=${height}`)).text();
       if (id === runs.selected) {
         const chart = $("chart");
         chart.innerHTML = svg;
@@ -245,6 +248,12 @@ async function drawChart() {
   }
   runs.chartBusy = false;
 }
+
+let resized = null;
+window.addEventListener("resize", () => {
+  clearTimeout(resized);
+  resized = setTimeout(() => { if (runs.selected) drawChart(); }, 200);
+});
 
 // ---- models (for the playground and the inside view) ------------------------
 

@@ -8,10 +8,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path as UrlPath, State};
+use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use charrnn::config::TrainConfig;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::Server;
@@ -52,11 +53,25 @@ fn describe(id: &str, dir: &Path) -> Value {
     })
 }
 
-/// `GET /api/runs/{id}/loss.svg`: the run's loss plot as it stands now.
+#[derive(Deserialize)]
+pub struct Size {
+    width: Option<u32>,
+    height: Option<u32>,
+}
+
+/// `GET /api/runs/{id}/loss.svg[?width=W&height=H]`: the run's loss plot as
+/// it stands now, `loss.svg`'s size unless told (each side 200 to 4,000
+/// pixels; the page asks for its own width, so the labels keep their size).
 pub async fn loss_svg(
     State(server): State<Arc<Server>>,
     UrlPath(id): UrlPath<String>,
+    Query(size): Query<Size>,
 ) -> ApiResult<Response> {
+    let side = |v: Option<u32>, default: u32| v.unwrap_or(default).clamp(200, 4000);
+    let size = (
+        side(size.width, charrnn::plot::SIZE.0),
+        side(size.height, charrnn::plot::SIZE.1),
+    );
     let dir = server
         .catalog
         .find(&id)
@@ -65,7 +80,7 @@ pub async fn loss_svg(
     let svg = blocking(move || {
         let config = std::fs::read_to_string(dir.join("config.toml")).unwrap_or_default();
         let t = TrainConfig::parse(&config).map_or(1, |c| c.seq_length);
-        charrnn::plot::loss_svg(&dir, t)
+        charrnn::plot::loss_svg(&dir, t, size)
     })
     .await?
     .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
