@@ -97,9 +97,10 @@ async function refreshRuns() {
   try {
     list = (await getJSON("/api/runs")).runs;
   } catch (e) {
-    say(`cannot list runs: ${e.message}`);
+    say(`cannot list runs (is the server still running?): ${e.message}`);
     return;
   }
+  if ($("message").textContent.startsWith("cannot list runs")) say("");
   runs.list = list;
   const ul = $("run-list");
   const ids = list.map((r) => r.id);
@@ -135,12 +136,16 @@ function describeModel(c) {
   return `${c.model} ${c.layers} × ${c.hidden_size}`;
 }
 
-// A run's state; "training" that has not been updated for 15 s is "silent"
-// (killed, or the machine is busy).
+// A run's state. "training" that has not been rewritten for a while (30 s,
+// or five iterations of a slow model) is "silent": killed, or the machine
+// is busy.
 function state(run) {
   const s = run.status;
   if (!s) return run.has_checkpoint ? "saved" : "starting";
-  if (s.state === "training" && Date.now() / 1000 - s.updated > 15) return "silent";
+  const c = run.config || {};
+  const perIter = s.chars_per_s ? (c.batch_size * c.seq_length) / s.chars_per_s : 0;
+  const quiet = Date.now() / 1000 - s.updated;
+  if (s.state === "training" && quiet > Math.max(30, 5 * perIter)) return `silent for ${Math.round(quiet)} s`;
   return s.state;
 }
 
