@@ -305,6 +305,35 @@ fn metrics_follow_a_run_as_it_writes_rows_and_ctrl_c_stops_the_server() {
         };
     assert_eq!(code, 404, "{unknown}");
 
+    // The run as the page lists it: its config and the status the run wrote.
+    let runs = s.get("/api/runs");
+    let listed = &runs["runs"][0];
+    assert_eq!(listed["id"], "tiny");
+    assert_eq!(listed["config"]["model"], "lstm");
+    assert_eq!(listed["config"]["hidden_size"], 16);
+    assert_eq!(
+        (
+            listed["status"]["state"].as_str(),
+            listed["status"]["iter"].as_u64()
+        ),
+        (Some("finished"), Some(60))
+    );
+    // Its loss plot at the size asked for: a dot per evaluation.
+    let svg = ureq::get(&format!(
+        "{}/api/runs/tiny/loss.svg?width=400&height=300",
+        s.url
+    ))
+    .call()
+    .unwrap()
+    .into_string()
+    .unwrap();
+    assert!(
+        svg.starts_with(r#"<svg width="400" height="300""#),
+        "{}",
+        &svg[..80]
+    );
+    assert_eq!(svg.matches("<circle").count(), csv_rows("eval.csv"));
+
     // As an event stream: every row, then each row another process appends.
     let r = ureq::get(&format!("{}/api/runs/tiny/metrics?stream=true", s.url))
         .call()
