@@ -177,12 +177,11 @@ fn playground(browser: &Browser, run: &Path) {
     browser.type_into("#play-prime", PRIME);
     browser.click("#play-generate");
     let len = "document.getElementById('play-output').textContent.length";
-    let a = browser.wait(&format!("{len} > {}", PRIME.len() + 20), 10, "text");
-    let a = browser
-        .eval(&format!("return {len};"))
-        .as_u64()
-        .unwrap()
-        .max(a.as_u64().unwrap_or(0));
+    let a = browser.wait(
+        &format!("{len} > {} && {len}", PRIME.len() + 20),
+        10,
+        "text",
+    );
     let b = browser.wait(&format!("{len} > {a} && {len}"), 10, "the text to grow");
     println!("streamed text: {a} then {b} chars");
     browser.click("#play-stop");
