@@ -31,6 +31,7 @@ use burn::tensor::{Slice, Tensor};
 use crate::extension::Activations;
 use crate::kernels::Activation;
 use crate::lstm_layer::rows;
+use crate::step_product::StepProduct;
 
 /// Runs the layer through Burn's dispatch: every step's h [T·B, H].
 pub fn apply(xp: Tensor<2>, h0: Tensor<2>, w_hh: Tensor<2>, b_hh: Tensor<2>) -> Tensor<2> {
@@ -98,7 +99,7 @@ struct Saved<B: Backend> {
     hp_n: FloatTensor<B>,
 }
 
-fn forward<B: Backend + Activations>(
+fn forward<B: Backend + Activations + StepProduct>(
     xp: FloatTensor<B>,
     h0: FloatTensor<B>,
     w_hh: FloatTensor<B>,
@@ -107,11 +108,12 @@ fn forward<B: Backend + Activations>(
     let b = h0.shape()[0];
     let hs = h0.shape()[1];
     let steps = xp.shape()[0] / b;
+    let w_hh = B::prepare(w_hh); // packed once for the T steps
     let mut h = h0;
     let (mut outs, mut rzs, mut ns, mut hpns) = (vec![], vec![], vec![], vec![]);
     for t in 0..steps {
         let x = rows::<B>(&xp, t * b..(t + 1) * b); // [B,3H]
-        let hp = B::float_add(B::float_matmul(h.clone(), w_hh.clone()), b_hh.clone()); // [B,3H]
+        let hp = B::float_add(B::step_product(h.clone(), &w_hh), b_hh.clone()); // [B,3H]
         let rz = B::activate(
             B::float_add(cols::<B>(&x, 0..2 * hs), cols::<B>(&hp, 0..2 * hs)),
             Activation::Sigmoid,
@@ -138,7 +140,7 @@ fn forward<B: Backend + Activations>(
 
 /// The inputs' gradients [dXP, dh0, dW_hh, db_hh] from the output's
 /// gradient `grad` [T·B, H].
-fn backward<B: Backend + Activations>(
+fn backward<B: Backend + Activations + StepProduct>(
     grad: FloatTensor<B>,
     h0: FloatTensor<B>,
     w_hh: FloatTensor<B>,
@@ -147,7 +149,7 @@ fn backward<B: Backend + Activations>(
     let b = h0.shape()[0];
     let hs = h0.shape()[1];
     let steps = s.out.shape()[0] / b;
-    let w_t = B::float_transpose(w_hh);
+    let w_t = B::prepare(B::float_transpose(w_hh)); // packed once for the T steps
     let mut dh_next: Option<FloatTensor<B>> = None;
     let (mut d_xp, mut d_hp) = (Vec::with_capacity(steps), Vec::with_capacity(steps));
     for t in (0..steps).rev() {
@@ -177,10 +179,7 @@ fn backward<B: Backend + Activations>(
         let da_rz = B::activate_grad(rz, B::float_cat(vec![dr, dz], 1), Activation::Sigmoid);
         let dhp = B::float_cat(vec![da_rz.clone(), dhp_n], 1); // [B,3H]
         d_xp.push(B::float_cat(vec![da_rz, da_n], 1)); // [B,3H]
-        dh_next = Some(B::float_add(
-            dh_direct,
-            B::float_matmul(dhp.clone(), w_t.clone()),
-        ));
+        dh_next = Some(B::float_add(dh_direct, B::step_product(dhp.clone(), &w_t)));
         d_hp.push(dhp);
     }
     d_xp.reverse();
@@ -207,7 +206,7 @@ struct State<B: Backend> {
     saved: Saved<B>,
 }
 
-impl<B: Backend + Activations> Backward<B, 4> for GruLayerBackward {
+impl<B: Backend + Activations + StepProduct> Backward<B, 4> for GruLayerBackward {
     type State = State<B>;
 
     fn backward(self, ops: Ops<Self::State, 4>, grads: &mut Gradients, _: &mut Checkpointer) {
@@ -222,7 +221,7 @@ impl<B: Backend + Activations> Backward<B, 4> for GruLayerBackward {
     }
 }
 
-impl<B: Backend + Activations, C: CheckpointStrategy> GruLayer for Autodiff<B, C> {
+impl<B: Backend + Activations + StepProduct, C: CheckpointStrategy> GruLayer for Autodiff<B, C> {
     fn gru_layer(
         xp: FloatTensor<Self>,
         h0: FloatTensor<Self>,

@@ -17,6 +17,8 @@ mod extension;
 mod gru_layer;
 pub mod kernels;
 mod lstm_layer;
+pub mod packed;
+pub mod step_product;
 
 use burn::backend::DispatchDevice;
 use burn::tensor::{DType, Tensor};

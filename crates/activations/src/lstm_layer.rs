@@ -35,6 +35,7 @@ use burn::tensor::{Slice, Tensor};
 
 use crate::extension::Activations;
 use crate::kernels::Activation;
+use crate::step_product::StepProduct;
 
 /// Runs the layer through Burn's dispatch (flex or ndarray, autodiff or not):
 /// returns every step's h [T·B, H] and the last cell state c_T [B, H].
@@ -121,7 +122,7 @@ pub(crate) fn block<B: Backend>(gates: &FloatTensor<B>, k: usize) -> FloatTensor
     )
 }
 
-fn forward<B: Backend + Activations>(
+fn forward<B: Backend + Activations + StepProduct>(
     xp: FloatTensor<B>,
     h0: FloatTensor<B>,
     c0: FloatTensor<B>,
@@ -129,12 +130,13 @@ fn forward<B: Backend + Activations>(
 ) -> Saved<B> {
     let b = h0.shape()[0];
     let steps = xp.shape()[0] / b;
+    let w_hh = B::prepare(w_hh); // packed once for the T steps
     let (mut h, mut c) = (h0, c0);
     let (mut hs, mut gs, mut cs, mut tcs) = (vec![], vec![], vec![], vec![]);
     for t in 0..steps {
         let pre = B::float_add(
             rows::<B>(&xp, t * b..(t + 1) * b),
-            B::float_matmul(h, w_hh.clone()),
+            B::step_product(h, &w_hh),
         );
         let gates = B::activate(pre, Activation::LstmGates); // [B,4H]
         let [i, f, g, o] = [0, 1, 2, 3].map(|k| block::<B>(&gates, k));
@@ -157,7 +159,7 @@ fn forward<B: Backend + Activations>(
 
 /// The inputs' gradients [dXP, dh0, dc0, dW_hh] from the output's gradient
 /// `grad` [(T+1)·B, H].
-fn backward<B: Backend + Activations>(
+fn backward<B: Backend + Activations + StepProduct>(
     grad: FloatTensor<B>,
     h0: FloatTensor<B>,
     c0: FloatTensor<B>,
@@ -166,7 +168,7 @@ fn backward<B: Backend + Activations>(
 ) -> [FloatTensor<B>; 4] {
     let b = h0.shape()[0];
     let steps = s.gates.shape()[0] / b;
-    let w_t = B::float_transpose(w_hh);
+    let w_t = B::prepare(B::float_transpose(w_hh)); // packed once for the T steps
     let mut dh_next: Option<FloatTensor<B>> = None;
     let mut dc = rows::<B>(&grad, steps * b..(steps + 1) * b); // c_T's own gradient
     let mut d_gates = Vec::with_capacity(steps);
@@ -195,7 +197,7 @@ fn backward<B: Backend + Activations>(
         dc = B::float_mul(dc, f);
         let d_post = B::float_cat(vec![di, df, dg, d_o], 1); // [B,4H]
         let d_pre = B::activate_grad(gates, d_post, Activation::LstmGates);
-        dh_next = Some(B::float_matmul(d_pre.clone(), w_t.clone()));
+        dh_next = Some(B::step_product(d_pre.clone(), &w_t));
         d_gates.push(d_pre);
     }
     d_gates.reverse();
@@ -223,7 +225,7 @@ struct State<B: Backend> {
     saved: Saved<B>,
 }
 
-impl<B: Backend + Activations> Backward<B, 4> for LstmLayerBackward {
+impl<B: Backend + Activations + StepProduct> Backward<B, 4> for LstmLayerBackward {
     type State = State<B>;
 
     fn backward(self, ops: Ops<Self::State, 4>, grads: &mut Gradients, _: &mut Checkpointer) {
@@ -245,7 +247,7 @@ impl<B: Backend + Activations> Backward<B, 4> for LstmLayerBackward {
 
 /// Autodiff: the inner backend's forward, and a backward node that runs
 /// [`backward`] on the inner backend.
-impl<B: Backend + Activations, C: CheckpointStrategy> LstmLayer for Autodiff<B, C> {
+impl<B: Backend + Activations + StepProduct, C: CheckpointStrategy> LstmLayer for Autodiff<B, C> {
     fn lstm_layer(
         xp: FloatTensor<Self>,
         h0: FloatTensor<Self>,

@@ -1,0 +1,76 @@
+//! Packed or not? Times the recurrent layers' per-step product A [B, K] ·
+//! W [K, N] two ways, alternating, medians of 7 rounds of T = 50 products:
+//!
+//! - flex's matmul (the `gemm` crate, which packs W at every call);
+//! - [`charrnn_activations::packed`]: W packed once, then 50 products.
+//!
+//! Run: `cargo run -p charrnn-activations --example step_product` (one thread:
+//! `RAYON_NUM_THREADS=1`). Shapes: 2 × 512's forward (K 512, N 2048) and
+//! backward (K 2048, N 512) products at B 50 and at B 25 (a shard of two).
+
+use std::time::Instant;
+
+use burn::tensor::{Device, Tensor, TensorData};
+use charrnn_activations::packed::{self, Packed};
+
+const T: usize = 50;
+
+fn values(len: usize) -> Vec<f32> {
+    (0..len)
+        .map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5)
+        .collect()
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+fn main() {
+    if !packed::available() {
+        println!("no AVX-512F on this CPU: the packed kernel is not used here");
+        return;
+    }
+    let device = Device::flex();
+    println!(
+        "| B | K | N | flex matmul µs/step | packed µs/step (incl. packing) | GFLOP/s flex / packed |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- |");
+    for (m, k, n) in [
+        (50, 512, 2048),
+        (50, 2048, 512),
+        (25, 512, 2048),
+        (25, 2048, 512),
+        (50, 512, 1536),
+    ] {
+        let (a, w) = (values(m * k), values(k * n));
+        let at = Tensor::<2>::from_data(TensorData::new(a.clone(), [m, k]), &device);
+        let wt = Tensor::<2>::from_data(TensorData::new(w.clone(), [k, n]), &device);
+        let (mut ours, mut theirs) = (vec![], vec![]);
+        for _ in 0..7 {
+            let start = Instant::now();
+            for _ in 0..T {
+                let c = at.clone().matmul(wt.clone());
+                std::hint::black_box(c.into_data());
+            }
+            theirs.push(start.elapsed().as_secs_f64() / T as f64);
+            let start = Instant::now();
+            let p = Packed::new(&w, k, n, n, 1);
+            let mut c = vec![0.0; m * n];
+            for _ in 0..T {
+                packed::matmul_into(&a, m, &p, &mut c);
+                std::hint::black_box(&mut c);
+            }
+            ours.push(start.elapsed().as_secs_f64() / T as f64);
+        }
+        let (ours, theirs) = (median(ours), median(theirs));
+        let flop = 2.0 * (m * k * n) as f64;
+        println!(
+            "| {m} | {k} | {n} | {:.1} | {:.1} | {:.1} / {:.1} |",
+            theirs * 1e6,
+            ours * 1e6,
+            flop / theirs / 1e9,
+            flop / ours / 1e9
+        );
+    }
+}
