@@ -137,10 +137,24 @@ mod avx512 {
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn matmul(a: &[f32], m: usize, w: &Packed, c: &mut [f32]) {
         let (k, n) = (w.k, w.n);
+        let panels = n.div_ceil(PANEL);
         for k0 in (0..k).step_by(K_BLOCK) {
             let ks = k0..k.min(k0 + K_BLOCK);
-            for p in 0..n.div_ceil(PANEL) {
+            for p in 0..panels {
                 let panel = &w.panel(p)[ks.start * PANEL..ks.end * PANEL];
+                // The next slice comes from L3 while this one is used.
+                let next = if p + 1 < panels {
+                    Some(&w.panel(p + 1)[ks.start * PANEL..ks.end * PANEL])
+                } else if ks.end < k {
+                    Some(&w.panel(0)[ks.end * PANEL..k.min(ks.end + K_BLOCK) * PANEL])
+                } else {
+                    None
+                };
+                if let Some(next) = next {
+                    for line in next.chunks(16) {
+                        _mm_prefetch::<_MM_HINT_T1>(line.as_ptr().cast());
+                    }
+                }
                 let cols = (n - p * PANEL).min(PANEL);
                 for (r0, rows) in row_blocks(m) {
                     let a = &a[r0 * k + ks.start..];

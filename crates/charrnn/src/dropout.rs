@@ -6,7 +6,7 @@
 //! 1/(1 − p), so evaluation and sampling use the network unchanged.
 
 use burn::tensor::{Device, Tensor, TensorData};
-use rand::{Rng, SeedableRng};
+use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::Precision;
@@ -52,28 +52,79 @@ impl Dropout {
         if self.p == 0.0 {
             return None;
         }
-        let keep = 1.0 / (1.0 - self.p);
+        let (p, keep) = (self.p, 1.0 / (1.0 - self.p));
+        let len = rows * hidden;
         let masks = (0..layers)
             .map(|_| {
-                let values: Vec<f64> = (0..rows * hidden)
-                    .map(|_| {
-                        if self.rng.random::<f64>() < self.p {
-                            0.0
-                        } else {
-                            keep
-                        }
-                    })
-                    .collect();
-                precision.data(values, [rows, hidden])
+                let words = self.words(len);
+                // Straight into the tensor's element type (0 or `keep`).
+                match precision {
+                    Precision::F32 => TensorData::new(mask(&words, p, keep as f32), [rows, hidden]),
+                    Precision::F64 => TensorData::new(mask(&words, p, keep), [rows, hidden]),
+                }
             })
             .collect();
         Some(masks)
     }
 }
 
+impl Dropout {
+    /// `len` words from the generator in one call: `fill` reads the same
+    /// words as `len` calls of `next_u64`, in the same order, in a loop 2-3×
+    /// faster (the masks are drawn serially, before the shards start).
+    fn words(&mut self, len: usize) -> Vec<u64> {
+        let mut words = vec![0u64; len];
+        self.rng.fill(&mut words[..]);
+        words
+    }
+}
+
+/// 0 where u < p and `keep` elsewhere, u ~ U[0, 1) made from each word as
+/// `random::<f64>()` makes it (the top 53 bits times 2⁻⁵³).
+fn mask<T: Copy + Default>(words: &[u64], p: f64, keep: T) -> Vec<T> {
+    const SCALE: f64 = 1.0 / (1u64 << 53) as f64;
+    let drop = |x: u64| (x >> 11) as f64 * SCALE < p;
+    words
+        .iter()
+        .map(|&x| if drop(x) { T::default() } else { keep })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The masks are the per-element definition `random::<f64>() < p`,
+    /// and the generator ends where that definition leaves it.
+    #[test]
+    fn masks_are_one_uniform_draw_per_element_in_order() {
+        for (rows, hidden) in [(3, 5), (7, 33), (50, 512)] {
+            let mut d = Dropout::new(0.25, 11);
+            let _ = d.rng.next_u32(); // an odd word offset into the block
+            let mut reference = d.rng.clone();
+            let masks = d.mask_data(2, rows, hidden, Precision::F64).unwrap();
+            for mask in masks {
+                let want: Vec<f64> = (0..rows * hidden)
+                    .map(|_| {
+                        if reference.random::<f64>() < 0.25 {
+                            0.0
+                        } else {
+                            1.0 / 0.75
+                        }
+                    })
+                    .collect();
+                assert_eq!(
+                    mask.try_into_vec::<f64>().unwrap(),
+                    want,
+                    "[{rows}, {hidden}]"
+                );
+            }
+            assert_eq!(
+                d.rng, reference,
+                "the generator's position after [{rows}, {hidden}]"
+            );
+        }
+    }
 
     #[test]
     fn masks_keep_one_minus_p_and_scale() {
