@@ -6,7 +6,7 @@
 //! 1/(1 − p), so evaluation and sampling use the network unchanged.
 
 use burn::tensor::{Device, Tensor, TensorData};
-use rand::{Rng, RngCore, SeedableRng};
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::Precision;
@@ -93,6 +93,7 @@ fn mask<T: Copy + Default>(words: &[u64], p: f64, keep: T) -> Vec<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::RngCore;
 
     /// The masks are the per-element definition `random::<f64>() < p`,
     /// and the generator ends where that definition leaves it.
