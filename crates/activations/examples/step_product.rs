@@ -2,7 +2,8 @@
 //! W [K, N] two ways, alternating, medians of 7 rounds of T = 50 products:
 //!
 //! - flex's matmul (the `gemm` crate, which packs W at every call);
-//! - [`charrnn_activations::packed`]: W packed once, then 50 products.
+//! - [`charrnn_activations::packed`]: W packed once, then 50 products, with
+//!   each kernel this CPU runs (AVX-512, AVX2).
 //!
 //! Run: `cargo run -p charrnn-activations --example step_product` (one thread:
 //! `RAYON_NUM_THREADS=1`). Shapes: 2 × 512's forward (K 512, N 2048) and
@@ -11,7 +12,7 @@
 use std::time::Instant;
 
 use burn::tensor::{Device, Tensor, TensorData};
-use charrnn_activations::packed::{self, Packed};
+use charrnn_activations::packed::{self, Kernel, Packed};
 
 const T: usize = 50;
 
@@ -27,15 +28,14 @@ fn median(mut xs: Vec<f64>) -> f64 {
 }
 
 fn main() {
-    if !packed::available() {
-        println!("no AVX-512F on this CPU: the packed kernel is not used here");
-        return;
-    }
+    let kernels: Vec<Kernel> = Kernel::all()
+        .into_iter()
+        .filter(|k| k.runs_here())
+        .collect();
     let device = Device::flex();
-    println!(
-        "| B | K | N | flex matmul µs/step | packed µs/step (incl. packing) | GFLOP/s flex / packed |"
-    );
-    println!("| --- | --- | --- | --- | --- | --- |");
+    println!("µs per step (packed: W packed once per 50 steps, included); GFLOP/s in brackets");
+    println!("| B | K | N | flex matmul | packed {kernels:?} |");
+    println!("| --- | --- | --- | --- | --- |");
     for (m, k, n) in [
         (50, 512, 2048),
         (50, 2048, 512),
@@ -46,7 +46,7 @@ fn main() {
         let (a, w) = (values(m * k), values(k * n));
         let at = Tensor::<2>::from_data(TensorData::new(a.clone(), [m, k]), &device);
         let wt = Tensor::<2>::from_data(TensorData::new(w.clone(), [k, n]), &device);
-        let (mut ours, mut theirs) = (vec![], vec![]);
+        let (mut ours, mut theirs) = (vec![vec![]; kernels.len()], vec![]);
         for _ in 0..7 {
             let start = Instant::now();
             for _ in 0..T {
@@ -54,23 +54,24 @@ fn main() {
                 std::hint::black_box(c.into_data());
             }
             theirs.push(start.elapsed().as_secs_f64() / T as f64);
-            let start = Instant::now();
-            let p = Packed::new(&w, k, n, n, 1);
-            let mut c = vec![0.0; m * n];
-            for _ in 0..T {
-                packed::matmul_into(&a, m, &p, &mut c);
-                std::hint::black_box(&mut c);
+            for (&kernel, ours) in kernels.iter().zip(&mut ours) {
+                let start = Instant::now();
+                let p = Packed::new(&w, k, n, n, 1);
+                let mut c = vec![0.0; m * n];
+                for _ in 0..T {
+                    packed::matmul_into(kernel, &a, m, &p, &mut c);
+                    std::hint::black_box(&mut c);
+                }
+                ours.push(start.elapsed().as_secs_f64() / T as f64);
             }
-            ours.push(start.elapsed().as_secs_f64() / T as f64);
         }
-        let (ours, theirs) = (median(ours), median(theirs));
         let flop = 2.0 * (m * k * n) as f64;
+        let cell = |s: f64| format!("{:.1} ({:.1})", s * 1e6, flop / s / 1e9);
+        let ours: Vec<String> = ours.into_iter().map(|o| cell(median(o))).collect();
         println!(
-            "| {m} | {k} | {n} | {:.1} | {:.1} | {:.1} / {:.1} |",
-            theirs * 1e6,
-            ours * 1e6,
-            flop / theirs / 1e9,
-            flop / ours / 1e9
+            "| {m} | {k} | {n} | {} | {} |",
+            cell(median(theirs)),
+            ours.join(" / ")
         );
     }
 }

@@ -70,36 +70,74 @@ impl Packed {
     }
 }
 
-/// Whether this CPU runs [`matmul`]'s kernel (AVX-512F, checked at run time,
-/// so one binary serves AVX2 and AVX-512 machines).
-pub fn available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
+/// The instruction sets the kernel is written for; both compute the same
+/// sums in the same order, so they give the same bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernel {
+    /// An R × 64 block of C in 24 zmm registers (R ≤ 6).
+    Avx512,
+    /// An R × 16 block of C in 12 ymm registers, a quarter of a panel at a time.
+    Avx2,
+}
+
+impl Kernel {
+    /// The best kernel this CPU runs, checked at run time (one binary serves
+    /// AVX2 and AVX-512 machines), or None (then callers use gemm).
+    pub fn detect() -> Option<Kernel> {
+        Kernel::all().into_iter().find(|k| k.runs_here())
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
+
+    /// Every kernel, best first.
+    pub fn all() -> [Kernel; 2] {
+        [Kernel::Avx512, Kernel::Avx2]
+    }
+
+    /// Whether this CPU has the instructions.
+    pub fn runs_here(self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::is_x86_feature_detected as has;
+            match self {
+                Kernel::Avx512 => has!("avx512f"),
+                Kernel::Avx2 => has!("avx2") && has!("fma"),
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
     }
 }
 
-/// C [M, N] = A [M, K] · W, all row-major. Panics unless [`available`].
+/// Whether this CPU runs one of the kernels.
+pub fn available() -> bool {
+    Kernel::detect().is_some()
+}
+
+/// C [M, N] = A [M, K] · W, all row-major, with the best kernel. Panics
+/// unless [`available`].
 pub fn matmul(a: &[f32], m: usize, w: &Packed) -> Vec<f32> {
+    let kernel = Kernel::detect().expect("packed::matmul needs AVX2 + FMA or AVX-512F");
     let mut c = vec![0.0; m * w.n];
-    matmul_into(a, m, w, &mut c);
+    matmul_into(kernel, a, m, w, &mut c);
     c
 }
 
-/// C [M, N] = A [M, K] · W into `c` (its values are overwritten).
-pub fn matmul_into(a: &[f32], m: usize, w: &Packed, c: &mut [f32]) {
-    assert!(available(), "packed::matmul needs AVX-512F");
+/// C [M, N] = A [M, K] · W into `c` (its values are overwritten) with
+/// `kernel`. Panics unless the CPU runs it.
+pub fn matmul_into(kernel: Kernel, a: &[f32], m: usize, w: &Packed, c: &mut [f32]) {
+    assert!(kernel.runs_here(), "this CPU lacks {kernel:?}");
     assert_eq!(a.len(), m * w.k, "A is [M, K]");
     assert_eq!(c.len(), m * w.n, "C is [M, N]");
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: AVX-512F is present (asserted above); the kernel reads A and
-    // the panels and writes C only within the lengths asserted there.
+    // SAFETY: the CPU has the kernel's instructions (asserted above); the
+    // kernels read A and the panels and write C only within the lengths
+    // asserted there.
     unsafe {
-        avx512::matmul(a, m, w, c)
+        match kernel {
+            Kernel::Avx512 => avx512::matmul(a, m, w, c),
+            Kernel::Avx2 => avx2::matmul(a, m, w, c),
+        }
     };
 }
 
@@ -128,11 +166,36 @@ fn row_blocks(m: usize) -> impl Iterator<Item = (usize, usize)> {
     })
 }
 
+/// The panel slice used after slice (k-block at `k0`, panel `p`): the next
+/// panel's, or the first panel's of the next k-block; None at the end.
+fn next_slice(w: &Packed, k0: usize, p: usize) -> Option<&[f32]> {
+    let (k, panels) = (w.k, w.n.div_ceil(PANEL));
+    let ks = k0..k.min(k0 + K_BLOCK);
+    if p + 1 < panels {
+        Some(&w.panel(p + 1)[ks.start * PANEL..ks.end * PANEL])
+    } else if ks.end < k {
+        Some(&w.panel(0)[ks.end * PANEL..k.min(ks.end + K_BLOCK) * PANEL])
+    } else {
+        None
+    }
+}
+
+/// Asks for `slice` in L2 (one prefetch per 64-byte line): the next slice
+/// comes from L3 while the current one is used.
+#[cfg(target_arch = "x86_64")]
+fn prefetch(slice: Option<&[f32]>) {
+    use std::arch::x86_64::{_MM_HINT_T1, _mm_prefetch};
+    for line in slice.unwrap_or_default().chunks(16) {
+        // SAFETY: a prefetch is a hint; the address is inside the slice.
+        unsafe { _mm_prefetch::<_MM_HINT_T1>(line.as_ptr().cast()) };
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use std::arch::x86_64::*;
 
-    use super::{K_BLOCK, MAX_ROWS, PANEL, Packed, row_blocks};
+    use super::{K_BLOCK, MAX_ROWS, PANEL, Packed, next_slice, prefetch, row_blocks};
 
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn matmul(a: &[f32], m: usize, w: &Packed, c: &mut [f32]) {
@@ -142,19 +205,7 @@ mod avx512 {
             let ks = k0..k.min(k0 + K_BLOCK);
             for p in 0..panels {
                 let panel = &w.panel(p)[ks.start * PANEL..ks.end * PANEL];
-                // The next slice comes from L3 while this one is used.
-                let next = if p + 1 < panels {
-                    Some(&w.panel(p + 1)[ks.start * PANEL..ks.end * PANEL])
-                } else if ks.end < k {
-                    Some(&w.panel(0)[ks.end * PANEL..k.min(ks.end + K_BLOCK) * PANEL])
-                } else {
-                    None
-                };
-                if let Some(next) = next {
-                    for line in next.chunks(16) {
-                        _mm_prefetch::<_MM_HINT_T1>(line.as_ptr().cast());
-                    }
-                }
+                prefetch(next_slice(w, k0, p));
                 let cols = (n - p * PANEL).min(PANEL);
                 for (r0, rows) in row_blocks(m) {
                     let a = &a[r0 * k + ks.start..];
@@ -238,6 +289,102 @@ mod avx512 {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    use super::{K_BLOCK, MAX_ROWS, PANEL, Packed, next_slice, prefetch, row_blocks};
+
+    /// Columns per kernel call: two ymm registers, a quarter of a panel.
+    const QUARTER: usize = 16;
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn matmul(a: &[f32], m: usize, w: &Packed, c: &mut [f32]) {
+        let (k, n) = (w.k, w.n);
+        for k0 in (0..k).step_by(K_BLOCK) {
+            let ks = k0..k.min(k0 + K_BLOCK);
+            for p in 0..n.div_ceil(PANEL) {
+                let panel = &w.panel(p)[ks.start * PANEL..ks.end * PANEL];
+                prefetch(next_slice(w, k0, p));
+                for q in 0..PANEL / QUARTER {
+                    let col0 = p * PANEL + q * QUARTER;
+                    if col0 >= n {
+                        break;
+                    }
+                    let cols = (n - col0).min(QUARTER);
+                    for (r0, rows) in row_blocks(m) {
+                        let a = &a[r0 * k + ks.start..];
+                        let c = &mut c[r0 * n + col0..];
+                        let (panel, terms, first) = (&panel[q * QUARTER..], ks.len(), k0 == 0);
+                        // SAFETY: as in the AVX-512 kernel, for 16 columns.
+                        unsafe {
+                            match rows {
+                                6 => block::<6>(a, k, panel, terms, c, n, cols, first),
+                                5 => block::<5>(a, k, panel, terms, c, n, cols, first),
+                                4 => block::<4>(a, k, panel, terms, c, n, cols, first),
+                                3 => block::<3>(a, k, panel, terms, c, n, cols, first),
+                                2 => block::<2>(a, k, panel, terms, c, n, cols, first),
+                                1 => block::<1>(a, k, panel, terms, c, n, cols, first),
+                                _ => unreachable!("row blocks hold 1..={MAX_ROWS} rows"),
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// C[0..R, 0..cols] (+)= A[0..R, 0..terms] · the quarter panel: R × 16
+    /// accumulators; each term loads 16 panel values and broadcasts R of A.
+    /// C's rows pass through a 16-wide buffer when fewer columns are valid.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn block<const R: usize>(
+        a: &[f32],
+        a_stride: usize,
+        panel: &[f32],
+        terms: usize,
+        c: &mut [f32],
+        c_stride: usize,
+        cols: usize,
+        first: bool,
+    ) {
+        debug_assert!(R <= MAX_ROWS && cols <= QUARTER);
+        let mut acc = [[_mm256_setzero_ps(); 2]; R];
+        let mut row = [0.0f32; QUARTER];
+        // SAFETY (all pointer reads and writes below): the caller passes R
+        // rows of A with `terms` values each, R rows of C with `cols` valid
+        // columns, and a panel (stride 64) with `terms` rows of 16 values.
+        unsafe {
+            if !first {
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    row[..cols].copy_from_slice(&c[r * c_stride..r * c_stride + cols]);
+                    *acc = [
+                        _mm256_loadu_ps(row.as_ptr()),
+                        _mm256_loadu_ps(row.as_ptr().add(8)),
+                    ];
+                }
+            }
+            let (a, mut wp) = (a.as_ptr(), panel.as_ptr());
+            for t in 0..terms {
+                let w = [_mm256_loadu_ps(wp), _mm256_loadu_ps(wp.add(8))];
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    let x = _mm256_set1_ps(*a.add(r * a_stride + t));
+                    acc[0] = _mm256_fmadd_ps(x, w[0], acc[0]);
+                    acc[1] = _mm256_fmadd_ps(x, w[1], acc[1]);
+                }
+                wp = wp.add(PANEL);
+            }
+            for (r, acc) in acc.iter().enumerate() {
+                _mm256_storeu_ps(row.as_mut_ptr(), acc[0]);
+                _mm256_storeu_ps(row.as_mut_ptr().add(8), acc[1]);
+                c[r * c_stride..r * c_stride + cols].copy_from_slice(&row[..cols]);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,10 +420,22 @@ mod tests {
 
     #[test]
     fn packed_product_equals_the_scalar_sum_bit_for_bit() {
-        if !available() {
-            eprintln!("no AVX-512F here: the packed kernel is not used on this CPU");
-            return;
+        let kernels: Vec<Kernel> = Kernel::all()
+            .into_iter()
+            .filter(|k| k.runs_here())
+            .collect();
+        eprintln!("kernels this CPU runs: {kernels:?}");
+        for kernel in kernels {
+            same_as_reference(kernel);
         }
+    }
+
+    fn same_as_reference(kernel: Kernel) {
+        let product = |a: &[f32], m: usize, w: &Packed| {
+            let mut c = vec![f32::NAN; m * w.n()];
+            matmul_into(kernel, a, m, w, &mut c);
+            c
+        };
         // Row counts 1..13 hit every block size; N not a multiple of 64 pads
         // the last panel; K over K_BLOCK accumulates through C.
         for (m, k, n) in [
@@ -289,12 +448,15 @@ mod tests {
             let a = values(m * k, 1);
             let w = values(k * n, 2);
             let want = reference_matmul(&a, m, &w, k, n);
-            let got = matmul(&a, m, &Packed::new(&w, k, n, n, 1));
-            assert_eq!(got, want, "M {m} K {k} N {n}");
+            let got = product(&a, m, &Packed::new(&w, k, n, n, 1));
+            assert_eq!(got, want, "{kernel:?} M {m} K {k} N {n}");
             // Packed from W's transpose, read through strides.
             let wt: Vec<f32> = (0..n * k).map(|i| w[(i % k) * n + i / k]).collect();
-            let got = matmul(&a, m, &Packed::new(&wt, k, n, 1, k));
-            assert_eq!(got, want, "M {m} K {k} N {n}, from the transpose");
+            let got = product(&a, m, &Packed::new(&wt, k, n, 1, k));
+            assert_eq!(
+                got, want,
+                "{kernel:?} M {m} K {k} N {n}, from the transpose"
+            );
         }
     }
 
