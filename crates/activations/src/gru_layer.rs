@@ -12,6 +12,7 @@
 //!
 //! The arithmetic of each step is the unfused cell's (models/gru.rs), op for
 //! op; tests/activations.rs holds the gradients to autodiff's of it.
+//! W_hh is packed once per chunk for its T products, as the LSTM's.
 //!
 //! Shapes: XP [T·B, 3H] (x·W_ih + b_ih, time-major), h0 [B, H], W_hh
 //! [H, 3H], b_hh [1, 3H]; the output is every step's h [T·B, H].
@@ -86,17 +87,19 @@ fn cols<B: Backend>(t: &FloatTensor<B>, c: std::ops::Range<usize>) -> FloatTenso
     B::float_slice(t.clone(), &[Slice::from(0..n), Slice::from(c)])
 }
 
-/// What the forward keeps for the backward.
+/// What the forward keeps for the backward: the output, and each step's
+/// tensors as they were made (the backward reads them a step at a time, so
+/// they are not copied into one).
 #[derive(Clone, Debug)]
 struct Saved<B: Backend> {
     /// [T·B, H]: h_1…h_T (the op's output).
     out: FloatTensor<B>,
-    /// [T·B, 2H]: σ(r) σ(z) per step.
-    rz: FloatTensor<B>,
-    /// [T·B, H]: n per step.
-    n: FloatTensor<B>,
-    /// [T·B, H]: HP_t[n], the recurrent product's n block with its bias.
-    hp_n: FloatTensor<B>,
+    /// T × [B, 2H]: σ(r) σ(z).
+    rz: Vec<FloatTensor<B>>,
+    /// T × [B, H]: n.
+    n: Vec<FloatTensor<B>>,
+    /// T × [B, H]: HP_t[n], the recurrent product's n block with its bias.
+    hp_n: Vec<FloatTensor<B>>,
 }
 
 fn forward<B: Backend + Activations + StepProduct>(
@@ -132,9 +135,9 @@ fn forward<B: Backend + Activations + StepProduct>(
     }
     Saved {
         out: B::float_cat(outs, 0),
-        rz: B::float_cat(rzs, 0),
-        n: B::float_cat(ns, 0),
-        hp_n: B::float_cat(hpns, 0),
+        rz: rzs,
+        n: ns,
+        hp_n: hpns,
     }
 }
 
@@ -163,10 +166,10 @@ fn backward<B: Backend + Activations + StepProduct>(
         } else {
             rows::<B>(&s.out, (t - 1) * b..t * b)
         };
-        let rz = rows::<B>(&s.rz, at.clone());
+        let rz = s.rz[t].clone();
         let (r, z) = (cols::<B>(&rz, 0..hs), cols::<B>(&rz, hs..2 * hs));
-        let n = rows::<B>(&s.n, at.clone());
-        let hp_n = rows::<B>(&s.hp_n, at);
+        let n = s.n[t].clone();
+        let hp_n = s.hp_n[t].clone();
         // h = n + z ⊙ (h_prev − n)
         let dz = B::float_mul(dh.clone(), B::float_sub(h_prev, n.clone()));
         let dh_direct = B::float_mul(dh.clone(), z.clone());

@@ -18,6 +18,10 @@
 //! (tests/activations.rs holds the gradients to autodiff's of the unfused
 //! cell).
 //!
+//! The T products h_{t−1}·W_hh (and dG_t·W_hhᵀ) read W_hh packed once per
+//! chunk ([`crate::step_product`]): a general product packs it again at
+//! every call.
+//!
 //! Shapes: XP [T·B, 4H] (time-major), h0 and c0 [B, H], W_hh [H, 4H]; the
 //! output is [(T+1)·B, H]: every step's h, then c_T.
 
@@ -93,17 +97,19 @@ cpu_backend!(burn::backend::Flex);
 #[cfg(feature = "ndarray")]
 cpu_backend!(burn::backend::NdArray);
 
-/// What the forward keeps for the backward.
+/// What the forward keeps for the backward: the output, and each step's
+/// tensors as they were made (the backward reads them a step at a time, so
+/// they are not copied into one).
 #[derive(Clone, Debug)]
 struct Saved<B: Backend> {
     /// [(T+1)·B, H]: h_1…h_T, then c_T (the op's output).
     out: FloatTensor<B>,
-    /// [T·B, 4H]: σ(i) σ(f) tanh(g) σ(o) per step.
-    gates: FloatTensor<B>,
-    /// [T·B, H]: c_t per step.
-    c: FloatTensor<B>,
-    /// [T·B, H]: tanh(c_t) per step.
-    tanh_c: FloatTensor<B>,
+    /// T × [B, 4H]: σ(i) σ(f) tanh(g) σ(o).
+    gates: Vec<FloatTensor<B>>,
+    /// T × [B, H]: c_t.
+    c: Vec<FloatTensor<B>>,
+    /// T × [B, H]: tanh(c_t).
+    tanh_c: Vec<FloatTensor<B>>,
 }
 
 /// Rows `r` of a [rows, cols] tensor.
@@ -151,9 +157,9 @@ fn forward<B: Backend + Activations + StepProduct>(
     hs.push(c);
     Saved {
         out: B::float_cat(hs, 0),
-        gates: B::float_cat(gs, 0),
-        c: B::float_cat(cs, 0),
-        tanh_c: B::float_cat(tcs, 0),
+        gates: gs,
+        c: cs,
+        tanh_c: tcs,
     }
 }
 
@@ -167,7 +173,7 @@ fn backward<B: Backend + Activations + StepProduct>(
     s: Saved<B>,
 ) -> [FloatTensor<B>; 4] {
     let b = h0.shape()[0];
-    let steps = s.gates.shape()[0] / b;
+    let steps = s.gates.len();
     let w_t = B::prepare(B::float_transpose(w_hh)); // packed once for the T steps
     let mut dh_next: Option<FloatTensor<B>> = None;
     let mut dc = rows::<B>(&grad, steps * b..(steps + 1) * b); // c_T's own gradient
@@ -178,13 +184,13 @@ fn backward<B: Backend + Activations + StepProduct>(
             Some(d) => B::float_add(rows::<B>(&grad, at.clone()), d),
             None => rows::<B>(&grad, at.clone()),
         };
-        let gates = rows::<B>(&s.gates, at.clone());
+        let gates = s.gates[t].clone();
         let [i, f, g, o] = [0, 1, 2, 3].map(|k| block::<B>(&gates, k));
-        let tanh_c = rows::<B>(&s.tanh_c, at);
+        let tanh_c = s.tanh_c[t].clone();
         let c_prev = if t == 0 {
             c0.clone()
         } else {
-            rows::<B>(&s.c, (t - 1) * b..t * b)
+            s.c[t - 1].clone()
         };
         // h = o ⊙ tanh(c): do = dh ⊙ tanh(c), dc += (dh ⊙ o) ⊙ (1 − tanh²(c))
         let d_o = B::float_mul(dh.clone(), tanh_c.clone());

@@ -12,7 +12,6 @@
 // charrnn's backends.
 #![allow(deprecated)]
 
-use burn::backend::ops::FloatTensorOps;
 use burn::backend::{Backend, tensor::FloatTensor};
 
 /// A weight made ready for many products.
@@ -46,6 +45,7 @@ mod flex {
     use burn::backend::Flex;
     use burn::backend::TensorMetadata;
     use burn::backend::flex::FlexTensor;
+    use burn::backend::ops::FloatTensorOps;
     use burn::tensor::{DType, TensorData};
 
     use super::*;
