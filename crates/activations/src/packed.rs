@@ -166,6 +166,38 @@ fn row_blocks(m: usize) -> impl Iterator<Item = (usize, usize)> {
     })
 }
 
+/// One kernel call's operands: R rows of A from `a` (row stride
+/// `a_stride`), `terms` rows of a panel from `panel` (row stride [`PANEL`]),
+/// and R rows of C from `c` (row stride `c_stride`) of which `cols` columns
+/// are written; `first`: C is overwritten, else added to.
+#[cfg(target_arch = "x86_64")]
+struct Tile<'a> {
+    a: &'a [f32],
+    a_stride: usize,
+    panel: &'a [f32],
+    terms: usize,
+    c: &'a mut [f32],
+    c_stride: usize,
+    cols: usize,
+    first: bool,
+}
+
+/// Calls `$block::<R>($tile)` for R = `$rows` (1 to [`MAX_ROWS`]).
+#[cfg(target_arch = "x86_64")]
+macro_rules! by_rows {
+    ($rows:expr, $block:ident, $tile:expr) => {
+        match $rows {
+            6 => $block::<6>($tile),
+            5 => $block::<5>($tile),
+            4 => $block::<4>($tile),
+            3 => $block::<3>($tile),
+            2 => $block::<2>($tile),
+            1 => $block::<1>($tile),
+            _ => unreachable!("row blocks hold 1..={MAX_ROWS} rows"),
+        }
+    };
+}
+
 /// The panel slice used after slice (k-block at `k0`, panel `p`): the next
 /// panel's, or the first panel's of the next k-block; None at the end.
 fn next_slice(w: &Packed, k0: usize, p: usize) -> Option<&[f32]> {
@@ -195,7 +227,7 @@ fn prefetch(slice: Option<&[f32]>) {
 mod avx512 {
     use std::arch::x86_64::*;
 
-    use super::{K_BLOCK, MAX_ROWS, PANEL, Packed, next_slice, prefetch, row_blocks};
+    use super::{K_BLOCK, MAX_ROWS, PANEL, Packed, Tile, next_slice, prefetch, row_blocks};
 
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn matmul(a: &[f32], m: usize, w: &Packed, c: &mut [f32]) {
@@ -208,22 +240,19 @@ mod avx512 {
                 prefetch(next_slice(w, k0, p));
                 let cols = (n - p * PANEL).min(PANEL);
                 for (r0, rows) in row_blocks(m) {
-                    let a = &a[r0 * k + ks.start..];
-                    let c = &mut c[r0 * n + p * PANEL..];
-                    let first = k0 == 0;
+                    let tile = Tile {
+                        a: &a[r0 * k + ks.start..],
+                        a_stride: k,
+                        panel,
+                        terms: ks.len(),
+                        c: &mut c[r0 * n + p * PANEL..],
+                        c_stride: n,
+                        cols,
+                        first: k0 == 0,
+                    };
                     // SAFETY: rows ≤ MAX_ROWS rows of A (stride k) from r0,
                     // ks.len() terms each; C's rows (stride n) hold `cols`.
-                    unsafe {
-                        match rows {
-                            6 => block::<6>(a, k, panel, ks.len(), c, n, cols, first),
-                            5 => block::<5>(a, k, panel, ks.len(), c, n, cols, first),
-                            4 => block::<4>(a, k, panel, ks.len(), c, n, cols, first),
-                            3 => block::<3>(a, k, panel, ks.len(), c, n, cols, first),
-                            2 => block::<2>(a, k, panel, ks.len(), c, n, cols, first),
-                            1 => block::<1>(a, k, panel, ks.len(), c, n, cols, first),
-                            _ => unreachable!("row blocks hold 1..={MAX_ROWS} rows"),
-                        }
-                    }
+                    unsafe { by_rows!(rows, block, tile) }
                 }
             }
         }
@@ -240,19 +269,19 @@ mod avx512 {
 
     /// C[0..R, 0..cols] (+)= A[0..R, 0..terms] · panel[0..terms]: R × 64
     /// accumulators; each term loads 64 panel values and broadcasts R of A.
-    #[allow(clippy::too_many_arguments)]
     #[inline]
     #[target_feature(enable = "avx512f")]
-    unsafe fn block<const R: usize>(
-        a: &[f32],
-        a_stride: usize,
-        panel: &[f32],
-        terms: usize,
-        c: &mut [f32],
-        c_stride: usize,
-        cols: usize,
-        first: bool,
-    ) {
+    unsafe fn block<const R: usize>(tile: Tile) {
+        let Tile {
+            a,
+            a_stride,
+            panel,
+            terms,
+            c,
+            c_stride,
+            cols,
+            first,
+        } = tile;
         debug_assert!(R <= MAX_ROWS && panel.len() >= terms * PANEL);
         let masks = [0, 1, 2, 3].map(|q| mask(cols, q));
         let mut acc = [[_mm512_setzero_ps(); 4]; R];
@@ -293,7 +322,7 @@ mod avx512 {
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::{K_BLOCK, MAX_ROWS, PANEL, Packed, next_slice, prefetch, row_blocks};
+    use super::{K_BLOCK, MAX_ROWS, PANEL, Packed, Tile, next_slice, prefetch, row_blocks};
 
     /// Columns per kernel call: two ymm registers, a quarter of a panel.
     const QUARTER: usize = 16;
@@ -313,21 +342,18 @@ mod avx2 {
                     }
                     let cols = (n - col0).min(QUARTER);
                     for (r0, rows) in row_blocks(m) {
-                        let a = &a[r0 * k + ks.start..];
-                        let c = &mut c[r0 * n + col0..];
-                        let (panel, terms, first) = (&panel[q * QUARTER..], ks.len(), k0 == 0);
+                        let tile = Tile {
+                            a: &a[r0 * k + ks.start..],
+                            a_stride: k,
+                            panel: &panel[q * QUARTER..],
+                            terms: ks.len(),
+                            c: &mut c[r0 * n + col0..],
+                            c_stride: n,
+                            cols,
+                            first: k0 == 0,
+                        };
                         // SAFETY: as in the AVX-512 kernel, for 16 columns.
-                        unsafe {
-                            match rows {
-                                6 => block::<6>(a, k, panel, terms, c, n, cols, first),
-                                5 => block::<5>(a, k, panel, terms, c, n, cols, first),
-                                4 => block::<4>(a, k, panel, terms, c, n, cols, first),
-                                3 => block::<3>(a, k, panel, terms, c, n, cols, first),
-                                2 => block::<2>(a, k, panel, terms, c, n, cols, first),
-                                1 => block::<1>(a, k, panel, terms, c, n, cols, first),
-                                _ => unreachable!("row blocks hold 1..={MAX_ROWS} rows"),
-                            }
-                        }
+                        unsafe { by_rows!(rows, block, tile) }
                     }
                 }
             }
@@ -337,19 +363,19 @@ mod avx2 {
     /// C[0..R, 0..cols] (+)= A[0..R, 0..terms] · the quarter panel: R × 16
     /// accumulators; each term loads 16 panel values and broadcasts R of A.
     /// C's rows pass through a 16-wide buffer when fewer columns are valid.
-    #[allow(clippy::too_many_arguments)]
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn block<const R: usize>(
-        a: &[f32],
-        a_stride: usize,
-        panel: &[f32],
-        terms: usize,
-        c: &mut [f32],
-        c_stride: usize,
-        cols: usize,
-        first: bool,
-    ) {
+    unsafe fn block<const R: usize>(tile: Tile) {
+        let Tile {
+            a,
+            a_stride,
+            panel,
+            terms,
+            c,
+            c_stride,
+            cols,
+            first,
+        } = tile;
         debug_assert!(R <= MAX_ROWS && cols <= QUARTER);
         let mut acc = [[_mm256_setzero_ps(); 2]; R];
         let mut row = [0.0f32; QUARTER];
