@@ -169,7 +169,10 @@ fn row_blocks(m: usize) -> impl Iterator<Item = (usize, usize)> {
 /// One kernel call's operands: R rows of A from `a` (row stride
 /// `a_stride`), `terms` rows of a panel from `panel` (row stride [`PANEL`]),
 /// and R rows of C from `c` (row stride `c_stride`) of which `cols` columns
-/// are written; `first`: C is overwritten, else added to.
+/// are written; `first`: C is overwritten, else added to. `next`: the panel
+/// slice the calls after this one read, asked for in L2 a term's worth (64
+/// values, four cache lines) per term, so it arrives from L3 while this one
+/// computes (empty: nothing to ask for).
 #[cfg(target_arch = "x86_64")]
 struct Tile<'a> {
     a: &'a [f32],
@@ -180,6 +183,7 @@ struct Tile<'a> {
     c_stride: usize,
     cols: usize,
     first: bool,
+    next: &'a [f32],
 }
 
 /// Calls `$block::<R>($tile)` for R = `$rows` (1 to [`MAX_ROWS`]).
@@ -212,14 +216,16 @@ fn next_slice(w: &Packed, k0: usize, p: usize) -> Option<&[f32]> {
     }
 }
 
-/// Asks for `slice` in L2 (one prefetch per 64-byte line): the next slice
-/// comes from L3 while the current one is used.
+/// Asks for term `t` of `next` (its four cache lines) in L2.
 #[cfg(target_arch = "x86_64")]
-fn prefetch(slice: Option<&[f32]>) {
+#[inline(always)]
+fn prefetch_term(next: &[f32], t: usize) {
     use std::arch::x86_64::{_MM_HINT_T1, _mm_prefetch};
-    for line in slice.unwrap_or_default().chunks(16) {
-        // SAFETY: a prefetch is a hint; the address is inside the slice.
-        unsafe { _mm_prefetch::<_MM_HINT_T1>(line.as_ptr().cast()) };
+    if let Some(term) = next.get(t * PANEL..(t + 1) * PANEL) {
+        for line in term.chunks_exact(16) {
+            // SAFETY: a prefetch is a hint; the address is inside the slice.
+            unsafe { _mm_prefetch::<_MM_HINT_T1>(line.as_ptr().cast()) };
+        }
     }
 }
 
@@ -227,7 +233,7 @@ fn prefetch(slice: Option<&[f32]>) {
 mod avx512 {
     use std::arch::x86_64::*;
 
-    use super::{K_BLOCK, MAX_ROWS, PANEL, Packed, Tile, next_slice, prefetch, row_blocks};
+    use super::{K_BLOCK, MAX_ROWS, PANEL, Packed, Tile, next_slice, prefetch_term, row_blocks};
 
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn matmul(a: &[f32], m: usize, w: &Packed, c: &mut [f32]) {
@@ -237,7 +243,7 @@ mod avx512 {
             let ks = k0..k.min(k0 + K_BLOCK);
             for p in 0..panels {
                 let panel = &w.panel(p)[ks.start * PANEL..ks.end * PANEL];
-                prefetch(next_slice(w, k0, p));
+                let next = next_slice(w, k0, p).unwrap_or_default();
                 let cols = (n - p * PANEL).min(PANEL);
                 for (r0, rows) in row_blocks(m) {
                     let tile = Tile {
@@ -249,6 +255,7 @@ mod avx512 {
                         c_stride: n,
                         cols,
                         first: k0 == 0,
+                        next: if r0 == 0 { next } else { &[] },
                     };
                     // SAFETY: rows ≤ MAX_ROWS rows of A (stride k) from r0,
                     // ks.len() terms each; C's rows (stride n) hold `cols`.
@@ -281,6 +288,7 @@ mod avx512 {
             c_stride,
             cols,
             first,
+            next,
         } = tile;
         debug_assert!(R <= MAX_ROWS && panel.len() >= terms * PANEL);
         let masks = [0, 1, 2, 3].map(|q| mask(cols, q));
@@ -299,6 +307,7 @@ mod avx512 {
             }
             let (a, mut wp) = (a.as_ptr(), panel.as_ptr());
             for t in 0..terms {
+                prefetch_term(next, t);
                 let w = [0, 1, 2, 3].map(|q| _mm512_loadu_ps(wp.add(16 * q)));
                 for (r, acc) in acc.iter_mut().enumerate() {
                     let x = _mm512_set1_ps(*a.add(r * a_stride + t));
@@ -322,7 +331,7 @@ mod avx512 {
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::{K_BLOCK, MAX_ROWS, PANEL, Packed, Tile, next_slice, prefetch, row_blocks};
+    use super::{K_BLOCK, MAX_ROWS, PANEL, Packed, Tile, next_slice, prefetch_term, row_blocks};
 
     /// Columns per kernel call: two ymm registers, a quarter of a panel.
     const QUARTER: usize = 16;
@@ -334,7 +343,7 @@ mod avx2 {
             let ks = k0..k.min(k0 + K_BLOCK);
             for p in 0..n.div_ceil(PANEL) {
                 let panel = &w.panel(p)[ks.start * PANEL..ks.end * PANEL];
-                prefetch(next_slice(w, k0, p));
+                let next = next_slice(w, k0, p).unwrap_or_default();
                 for q in 0..PANEL / QUARTER {
                     let col0 = p * PANEL + q * QUARTER;
                     if col0 >= n {
@@ -351,6 +360,7 @@ mod avx2 {
                             c_stride: n,
                             cols,
                             first: k0 == 0,
+                            next: if q == 0 && r0 == 0 { next } else { &[] },
                         };
                         // SAFETY: as in the AVX-512 kernel, for 16 columns.
                         unsafe { by_rows!(rows, block, tile) }
@@ -375,6 +385,7 @@ mod avx2 {
             c_stride,
             cols,
             first,
+            next,
         } = tile;
         debug_assert!(R <= MAX_ROWS && cols <= QUARTER);
         let mut acc = [[_mm256_setzero_ps(); 2]; R];
@@ -394,6 +405,7 @@ mod avx2 {
             }
             let (a, mut wp) = (a.as_ptr(), panel.as_ptr());
             for t in 0..terms {
+                prefetch_term(next, t);
                 let w = [_mm256_loadu_ps(wp), _mm256_loadu_ps(wp.add(8))];
                 for (r, acc) in acc.iter_mut().enumerate() {
                     let x = _mm256_set1_ps(*a.add(r * a_stride + t));
