@@ -109,15 +109,9 @@ impl Kernel {
     }
 }
 
-/// Whether this CPU runs one of the kernels.
-pub fn available() -> bool {
-    Kernel::detect().is_some()
-}
-
-/// C [M, N] = A [M, K] · W, all row-major, with the best kernel. Panics
-/// unless [`available`].
-pub fn matmul(a: &[f32], m: usize, w: &Packed) -> Vec<f32> {
-    let kernel = Kernel::detect().expect("packed::matmul needs AVX2 + FMA or AVX-512F");
+/// C [M, N] = A [M, K] · W, all row-major, with `kernel`. Panics unless
+/// the CPU runs it.
+pub fn matmul(kernel: Kernel, a: &[f32], m: usize, w: &Packed) -> Vec<f32> {
     let mut c = vec![0.0; m * w.n];
     matmul_into(kernel, a, m, w, &mut c);
     c
@@ -500,14 +494,14 @@ mod tests {
 
     #[test]
     fn a_row_gives_the_same_bits_alone_or_among_others() {
-        if !available() {
+        let Some(kernel) = Kernel::detect() else {
             return;
-        }
+        };
         let (m, k, n) = (50, 200, 130);
         let (a, w) = (values(m * k, 3), values(k * n, 4));
         let packed = Packed::new(&w, k, n, n, 1);
-        let all = matmul(&a, m, &packed);
-        let second_half = matmul(&a[25 * k..], 25, &packed);
+        let all = matmul(kernel, &a, m, &packed);
+        let second_half = matmul(kernel, &a[25 * k..], 25, &packed);
         assert_eq!(&all[25 * n..], &second_half[..]);
     }
 }

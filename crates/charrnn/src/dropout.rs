@@ -66,9 +66,7 @@ impl Dropout {
             .collect();
         Some(masks)
     }
-}
 
-impl Dropout {
     /// `len` words from the generator in one call: `fill` reads the same
     /// words as `len` calls of `next_u64`, in the same order, in a loop 2-3×
     /// faster (the masks are drawn serially, before the shards start).
