@@ -379,8 +379,12 @@ fn split(config: &TrainConfig, text: &Text) -> Result<Split> {
     ))
 }
 
-/// Refuses a run whose network, optimizer state and chunk cannot fit.
+/// Refuses a run whose network, optimizer state and chunk cannot fit. A
+/// text too short for the streams is refused first: that is a fact of the
+/// config and the text, and must not turn into a memory refusal (or pass)
+/// depending on how much memory this machine has free at the moment.
 fn check_memory(config: &TrainConfig, text: &Text) -> Result<()> {
+    split(config, text)?;
     let spec = config.spec(text.vocab.len());
     memory::check(
         &format!(
