@@ -70,10 +70,12 @@ macro_rules! cpu_backend {
 }
 
 #[cfg(feature = "flex")]
-mod flex {
+pub(crate) mod flex {
+    use std::borrow::Cow;
+
     use burn::backend::Flex;
     use burn::backend::flex::FlexTensor;
-    use burn::tensor::{DType, TensorData};
+    use burn::tensor::{DType, Element, TensorData};
 
     use super::*;
     use crate::kernels;
@@ -81,7 +83,7 @@ mod flex {
     /// A tensor whose buffer is exactly its elements in row-major order and
     /// owned by it alone, so a kernel may write it in place. Copies only when
     /// the buffer is shared or laid out otherwise.
-    fn owned_contiguous(t: FlexTensor) -> FlexTensor {
+    pub(crate) fn owned_contiguous(t: FlexTensor) -> FlexTensor {
         let writable = |t: &FlexTensor| {
             t.is_unique()
                 && t.layout().is_contiguous()
@@ -105,6 +107,24 @@ mod flex {
             _ => TensorData::new(t.as_slice::<f32>().expect(CONTIGUOUS).to_vec(), shape),
         };
         FlexTensor::from_data(data)
+    }
+
+    /// The tensor's elements in row-major order, borrowed where its buffer
+    /// already holds them so (a row range of a larger tensor too).
+    pub(crate) fn read<T: Element + bytemuck::Pod>(t: &FlexTensor) -> Cow<'_, [T]> {
+        match t.as_slice::<T>() {
+            Some(s) => Cow::Borrowed(s),
+            None => Cow::Owned(
+                t.to_contiguous()
+                    .as_slice::<T>()
+                    .expect("contiguous")
+                    .to_vec(),
+            ),
+        }
+    }
+
+    pub(crate) fn tensor<T: Element>(values: Vec<T>, shape: [usize; 2]) -> FlexTensor {
+        FlexTensor::from_data(TensorData::new(values, shape))
     }
 
     const CONTIGUOUS: &str = "a contiguous tensor after to_contiguous";

@@ -27,10 +27,9 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::{Autodiff, Backend, Dispatch, backend_extension, tensor::FloatTensor};
-use burn::tensor::{Slice, Tensor};
+use burn::tensor::Tensor;
 
-use crate::extension::Activations;
-use crate::kernels::Activation;
+use crate::gru_cell::GruCell;
 use crate::lstm_layer::rows;
 use crate::step_product::StepProduct;
 
@@ -81,12 +80,6 @@ cpu_backend!(burn::backend::Flex);
 #[cfg(feature = "ndarray")]
 cpu_backend!(burn::backend::NdArray);
 
-/// Columns `c` of a [rows, cols] tensor.
-fn cols<B: Backend>(t: &FloatTensor<B>, c: std::ops::Range<usize>) -> FloatTensor<B> {
-    let n = t.shape()[0];
-    B::float_slice(t.clone(), &[Slice::from(0..n), Slice::from(c)])
-}
-
 /// What the forward keeps for the backward: the output, and each step's
 /// tensors as they were made (the backward reads them a step at a time, so
 /// they are not copied into one).
@@ -102,36 +95,25 @@ struct Saved<B: Backend> {
     hp_n: Vec<FloatTensor<B>>,
 }
 
-fn forward<B: Backend + Activations + StepProduct>(
+fn forward<B: Backend + GruCell + StepProduct>(
     xp: FloatTensor<B>,
     h0: FloatTensor<B>,
     w_hh: FloatTensor<B>,
     b_hh: FloatTensor<B>,
 ) -> Saved<B> {
     let b = h0.shape()[0];
-    let hs = h0.shape()[1];
     let steps = xp.shape()[0] / b;
     let w_hh = B::prepare(w_hh); // packed once for the T steps
     let mut h = h0;
     let (mut outs, mut rzs, mut ns, mut hpns) = (vec![], vec![], vec![], vec![]);
     for t in 0..steps {
-        let x = rows::<B>(&xp, t * b..(t + 1) * b); // [B,3H]
-        let hp = B::float_add(B::step_product(h.clone(), &w_hh), b_hh.clone()); // [B,3H]
-        let rz = B::activate(
-            B::float_add(cols::<B>(&x, 0..2 * hs), cols::<B>(&hp, 0..2 * hs)),
-            Activation::Sigmoid,
-        );
-        let (r, z) = (cols::<B>(&rz, 0..hs), cols::<B>(&rz, hs..2 * hs));
-        let hp_n = cols::<B>(&hp, 2 * hs..3 * hs);
-        let n = B::activate(
-            B::float_add(cols::<B>(&x, 2 * hs..3 * hs), B::float_mul(r, hp_n.clone())),
-            Activation::Tanh,
-        );
-        h = B::float_add(n.clone(), B::float_mul(z, B::float_sub(h, n.clone())));
+        let product = B::step_product(h.clone(), &w_hh); // [B,3H]
+        let step = B::cell_forward(rows::<B>(&xp, t * b..(t + 1) * b), product, b_hh.clone(), h);
+        h = step.h;
         outs.push(h.clone());
-        rzs.push(rz);
-        ns.push(n);
-        hpns.push(hp_n);
+        rzs.push(step.rz);
+        ns.push(step.n);
+        hpns.push(step.hp_n);
     }
     Saved {
         out: B::float_cat(outs, 0),
@@ -143,47 +125,29 @@ fn forward<B: Backend + Activations + StepProduct>(
 
 /// The inputs' gradients [dXP, dh0, dW_hh, db_hh] from the output's
 /// gradient `grad` [T·B, H].
-fn backward<B: Backend + Activations + StepProduct>(
+fn backward<B: Backend + GruCell + StepProduct>(
     grad: FloatTensor<B>,
     h0: FloatTensor<B>,
     w_hh: FloatTensor<B>,
     s: Saved<B>,
 ) -> [FloatTensor<B>; 4] {
     let b = h0.shape()[0];
-    let hs = h0.shape()[1];
     let steps = s.out.shape()[0] / b;
     let w_t = B::prepare(B::float_transpose(w_hh)); // packed once for the T steps
     let mut dh_next: Option<FloatTensor<B>> = None;
     let (mut d_xp, mut d_hp) = (Vec::with_capacity(steps), Vec::with_capacity(steps));
     for t in (0..steps).rev() {
-        let at = t * b..(t + 1) * b;
-        let dh = match dh_next.take() {
-            Some(d) => B::float_add(rows::<B>(&grad, at.clone()), d),
-            None => rows::<B>(&grad, at.clone()),
-        };
         let h_prev = if t == 0 {
             h0.clone()
         } else {
             rows::<B>(&s.out, (t - 1) * b..t * b)
         };
-        let rz = s.rz[t].clone();
-        let (r, z) = (cols::<B>(&rz, 0..hs), cols::<B>(&rz, hs..2 * hs));
-        let n = s.n[t].clone();
-        let hp_n = s.hp_n[t].clone();
-        // h = n + z ⊙ (h_prev − n)
-        let dz = B::float_mul(dh.clone(), B::float_sub(h_prev, n.clone()));
-        let dh_direct = B::float_mul(dh.clone(), z.clone());
-        let dn = B::float_sub(dh, dh_direct.clone());
-        // n = tanh(xn + r ⊙ hp_n)
-        let da_n = B::activate_grad(n, dn, Activation::Tanh);
-        let dr = B::float_mul(da_n.clone(), hp_n);
-        let dhp_n = B::float_mul(da_n.clone(), r);
-        // [r z] = σ(x[r z] + hp[r z])
-        let da_rz = B::activate_grad(rz, B::float_cat(vec![dr, dz], 1), Activation::Sigmoid);
-        let dhp = B::float_cat(vec![da_rz.clone(), dhp_n], 1); // [B,3H]
-        d_xp.push(B::float_cat(vec![da_rz, da_n], 1)); // [B,3H]
-        dh_next = Some(B::float_add(dh_direct, B::step_product(dhp.clone(), &w_t)));
-        d_hp.push(dhp);
+        let saved = [s.rz[t].clone(), s.n[t].clone(), s.hp_n[t].clone(), h_prev];
+        let step = B::cell_backward(saved, rows::<B>(&grad, t * b..(t + 1) * b), dh_next.take());
+        let product = B::step_product(step.d_hp.clone(), &w_t);
+        dh_next = Some(B::float_add(step.dh_direct, product));
+        d_xp.push(step.d_xp);
+        d_hp.push(step.d_hp);
     }
     d_xp.reverse();
     d_hp.reverse();
@@ -209,7 +173,7 @@ struct State<B: Backend> {
     saved: Saved<B>,
 }
 
-impl<B: Backend + Activations + StepProduct> Backward<B, 4> for GruLayerBackward {
+impl<B: Backend + GruCell + StepProduct> Backward<B, 4> for GruLayerBackward {
     type State = State<B>;
 
     fn backward(self, ops: Ops<Self::State, 4>, grads: &mut Gradients, _: &mut Checkpointer) {
@@ -224,7 +188,7 @@ impl<B: Backend + Activations + StepProduct> Backward<B, 4> for GruLayerBackward
     }
 }
 
-impl<B: Backend + Activations + StepProduct, C: CheckpointStrategy> GruLayer for Autodiff<B, C> {
+impl<B: Backend + GruCell + StepProduct, C: CheckpointStrategy> GruLayer for Autodiff<B, C> {
     fn gru_layer(
         xp: FloatTensor<Self>,
         h0: FloatTensor<Self>,

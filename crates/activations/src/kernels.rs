@@ -16,6 +16,8 @@
 //! recomputed: d tanh = 1 − y², dσ = y(1 − y); for log-softmax over a row,
 //! dx = dy − e^y · Σ dy.
 
+use std::ops::{Add, Mul, Sub};
+
 /// Which activation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Activation {
@@ -56,6 +58,22 @@ fn lstm_grad_blocks<T>(
         let mut y = y.chunks_exact(h);
         lstm_blocks(g, |g, act| backward(act, g, y.next().expect("4 blocks"), 1));
     }
+}
+
+/// The arithmetic both float types share.
+pub trait Real: Copy + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self> {
+    const ZERO: Self;
+    const ONE: Self;
+}
+
+impl Real for f32 {
+    const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
+}
+
+impl Real for f64 {
+    const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
 }
 
 /// e^x for x in [−87, 88.3] (callers clamp): |relative error| ≤ 2 ulp.
@@ -136,6 +154,7 @@ macro_rules! multiversion {
         }
     };
 }
+pub(crate) use multiversion;
 
 multiversion!(tanh_in_place_f32(xs: &mut [f32]) {
     for x in xs.iter_mut() {

@@ -14,8 +14,10 @@
 //! on any other backend (wgpu) they are Burn's own ops.
 
 mod extension;
+mod gru_cell;
 mod gru_layer;
 pub mod kernels;
+mod lstm_cell;
 mod lstm_layer;
 pub mod packed;
 pub mod step_product;

@@ -37,8 +37,7 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::{Autodiff, Backend, Dispatch, backend_extension, tensor::FloatTensor};
 use burn::tensor::{Slice, Tensor};
 
-use crate::extension::Activations;
-use crate::kernels::Activation;
+use crate::lstm_cell::LstmCell;
 use crate::step_product::StepProduct;
 
 /// Runs the layer through Burn's dispatch (flex or ndarray, autodiff or not):
@@ -128,7 +127,7 @@ pub(crate) fn block<B: Backend>(gates: &FloatTensor<B>, k: usize) -> FloatTensor
     )
 }
 
-fn forward<B: Backend + Activations + StepProduct>(
+fn forward<B: Backend + LstmCell + StepProduct>(
     xp: FloatTensor<B>,
     h0: FloatTensor<B>,
     c0: FloatTensor<B>,
@@ -140,19 +139,13 @@ fn forward<B: Backend + Activations + StepProduct>(
     let (mut h, mut c) = (h0, c0);
     let (mut hs, mut gs, mut cs, mut tcs) = (vec![], vec![], vec![], vec![]);
     for t in 0..steps {
-        let pre = B::float_add(
-            rows::<B>(&xp, t * b..(t + 1) * b),
-            B::step_product(h, &w_hh),
-        );
-        let gates = B::activate(pre, Activation::LstmGates); // [B,4H]
-        let [i, f, g, o] = [0, 1, 2, 3].map(|k| block::<B>(&gates, k));
-        c = B::float_add(B::float_mul(f, c), B::float_mul(i, g)); // [B,H]
-        let tanh_c = B::activate(c.clone(), Activation::Tanh);
-        h = B::float_mul(o, tanh_c.clone()); // [B,H]
+        let product = B::step_product(h, &w_hh); // [B,4H]
+        let step = B::cell_forward(rows::<B>(&xp, t * b..(t + 1) * b), product, c);
+        (h, c) = (step.h, step.c);
         hs.push(h.clone());
-        gs.push(gates);
+        gs.push(step.gates);
         cs.push(c.clone());
-        tcs.push(tanh_c);
+        tcs.push(step.tanh_c);
     }
     hs.push(c);
     Saved {
@@ -165,7 +158,7 @@ fn forward<B: Backend + Activations + StepProduct>(
 
 /// The inputs' gradients [dXP, dh0, dc0, dW_hh] from the output's gradient
 /// `grad` [(T+1)·B, H].
-fn backward<B: Backend + Activations + StepProduct>(
+fn backward<B: Backend + LstmCell + StepProduct>(
     grad: FloatTensor<B>,
     h0: FloatTensor<B>,
     c0: FloatTensor<B>,
@@ -179,30 +172,20 @@ fn backward<B: Backend + Activations + StepProduct>(
     let mut dc = rows::<B>(&grad, steps * b..(steps + 1) * b); // c_T's own gradient
     let mut d_gates = Vec::with_capacity(steps);
     for t in (0..steps).rev() {
-        let at = t * b..(t + 1) * b;
-        let dh = match dh_next.take() {
-            Some(d) => B::float_add(rows::<B>(&grad, at.clone()), d),
-            None => rows::<B>(&grad, at.clone()),
-        };
-        let gates = s.gates[t].clone();
-        let [i, f, g, o] = [0, 1, 2, 3].map(|k| block::<B>(&gates, k));
-        let tanh_c = s.tanh_c[t].clone();
         let c_prev = if t == 0 {
             c0.clone()
         } else {
             s.c[t - 1].clone()
         };
-        // h = o ⊙ tanh(c): do = dh ⊙ tanh(c), dc += (dh ⊙ o) ⊙ (1 − tanh²(c))
-        let d_o = B::float_mul(dh.clone(), tanh_c.clone());
-        let dc_from_h = B::activate_grad(tanh_c, B::float_mul(dh, o), Activation::Tanh);
-        dc = B::float_add(dc, dc_from_h);
-        // c = f ⊙ c_prev + i ⊙ g
-        let di = B::float_mul(dc.clone(), g);
-        let dg = B::float_mul(dc.clone(), i);
-        let df = B::float_mul(dc.clone(), c_prev);
-        dc = B::float_mul(dc, f);
-        let d_post = B::float_cat(vec![di, df, dg, d_o], 1); // [B,4H]
-        let d_pre = B::activate_grad(gates, d_post, Activation::LstmGates);
+        let (d_pre, dc_prev) = B::cell_backward(
+            s.gates[t].clone(),
+            s.tanh_c[t].clone(),
+            c_prev,
+            rows::<B>(&grad, t * b..(t + 1) * b),
+            dh_next.take(),
+            dc,
+        );
+        dc = dc_prev;
         dh_next = Some(B::step_product(d_pre.clone(), &w_t));
         d_gates.push(d_pre);
     }
@@ -231,7 +214,7 @@ struct State<B: Backend> {
     saved: Saved<B>,
 }
 
-impl<B: Backend + Activations + StepProduct> Backward<B, 4> for LstmLayerBackward {
+impl<B: Backend + LstmCell + StepProduct> Backward<B, 4> for LstmLayerBackward {
     type State = State<B>;
 
     fn backward(self, ops: Ops<Self::State, 4>, grads: &mut Gradients, _: &mut Checkpointer) {
@@ -253,7 +236,7 @@ impl<B: Backend + Activations + StepProduct> Backward<B, 4> for LstmLayerBackwar
 
 /// Autodiff: the inner backend's forward, and a backward node that runs
 /// [`backward`] on the inner backend.
-impl<B: Backend + Activations + StepProduct, C: CheckpointStrategy> LstmLayer for Autodiff<B, C> {
+impl<B: Backend + LstmCell + StepProduct, C: CheckpointStrategy> LstmLayer for Autodiff<B, C> {
     fn lstm_layer(
         xp: FloatTensor<Self>,
         h0: FloatTensor<Self>,
