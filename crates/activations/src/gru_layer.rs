@@ -11,7 +11,9 @@
 //!                         db_hh = Σ_rows [dHP_0; …]
 //!
 //! The arithmetic of each step is the unfused cell's (models/gru.rs), op for
-//! op; tests/activations.rs holds the gradients to autodiff's of it.
+//! op; tests/activations.rs holds the gradients to autodiff's of it. Each
+//! step's cell, forward and backward, is [`crate::gru_cell`] (on flex one
+//! pass over the step's rows).
 //! W_hh is packed once per chunk for its T products, as the LSTM's.
 //!
 //! Shapes: XP [T·B, 3H] (x·W_ih + b_ih, time-major), h0 [B, H], W_hh

@@ -16,7 +16,8 @@
 //! [T·B, 4H] comes in whole, so the layer above also multiplies once per
 //! chunk. The arithmetic of each step is the unfused cell's, op for op
 //! (tests/activations.rs holds the gradients to autodiff's of the unfused
-//! cell).
+//! cell); each step's cell, forward and backward, is [`crate::lstm_cell`]
+//! (on flex one pass over the step's rows).
 //!
 //! The T products h_{t−1}·W_hh (and dG_t·W_hhᵀ) read W_hh packed once per
 //! chunk ([`crate::step_product`]): a general product packs it again at
