@@ -1,4 +1,4 @@
-//! The `train` binary as a user runs it: every refusal (one line, exit 1, no
+//! The `charrnn` binary as a user runs it: every refusal (one line, exit 1, no
 //! panic, nothing written), exact resume, kill -9 and Ctrl-C, a crash in the
 //! middle of writing a checkpoint, divergence, sampling and the gradient check.
 
@@ -567,4 +567,98 @@ fn help_describes_every_flag_and_subcommands_take_only_theirs() {
     }
     let o = train(&["bench", "--out-dir", "x"]);
     assert_refused(&o, &["--out-dir"]);
+}
+
+/// `charrnn --version`: the version and the backends compiled in, one line.
+#[test]
+fn version_names_the_backends() {
+    let o = train(&["--version"]);
+    assert!(o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    let want = format!(
+        "charrnn {} (backends: flex, ndarray{})\n",
+        env!("CARGO_PKG_VERSION"),
+        if cfg!(feature = "wgpu") { ", wgpu" } else { "" }
+    );
+    assert_eq!(out, want);
+}
+
+/// From a directory with no configs/ and no data/ (as after `cargo install`):
+/// every file of configs/ is found among the configs compiled in, the corpus
+/// falls back to the copy compiled in (written once to the cache directory,
+/// byte for byte the repository's), the run records that copy, and resumes.
+#[test]
+fn bundled_configs_and_corpus_work_from_any_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (cwd, cache) = (tmp.path().join("elsewhere"), tmp.path().join("cache"));
+    std::fs::create_dir_all(&cwd).unwrap();
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .current_dir(&cwd)
+            .env("XDG_CACHE_HOME", &cache)
+            .output()
+            .expect("binary runs")
+    };
+    let small = [
+        "--hidden-size",
+        "8",
+        "--layers",
+        "1",
+        "--batch-size",
+        "2",
+        "--threads",
+        "1",
+    ];
+    let mut names: Vec<String> = std::fs::read_dir(root().join("configs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 5, "{names:?}");
+    for name in &names {
+        let mut args = vec!["bench", "--config", name.as_str(), "--iterations", "21"];
+        args.extend(small);
+        let o = run(&args);
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("using the tinyshakespeare compiled into charrnn"),
+            "{name}: {}",
+            stderr(&o)
+        );
+    }
+    let copy = cache.join("charrnn/tinyshakespeare.txt");
+    assert_eq!(
+        std::fs::read(&copy).unwrap(),
+        std::fs::read(root().join("data/tinyshakespeare.txt")).unwrap()
+    );
+
+    let o = run(&[
+        "--config",
+        "tiny.toml",
+        "--iterations",
+        "30",
+        "--sample-every",
+        "0",
+        "--print-every",
+        "0",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let config = std::fs::read_to_string(cwd.join("runs/tiny/config.toml")).unwrap();
+    assert!(
+        config.contains(&format!("data = \"{}\"", copy.display())),
+        "{config}"
+    );
+    let o = run(&["--resume", "runs/tiny", "--iterations", "40"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows = std::fs::read_to_string(cwd.join("runs/tiny/metrics.csv")).unwrap();
+    assert_eq!(rows.lines().count(), 41, "a header and 40 iterations");
+
+    // A config file in ./configs/ wins over the one compiled in.
+    std::fs::create_dir_all(cwd.join("configs")).unwrap();
+    std::fs::write(cwd.join("configs/tiny.toml"), "hidden_size = 0\n").unwrap();
+    let o = run(&["--config", "tiny.toml"]);
+    assert_refused(&o, &["hidden_size"]);
+    let o = run(&["--config", "nope.toml"]);
+    assert_refused(&o, &["config nope.toml not found", "tiny.toml, lstm.toml"]);
 }

@@ -1,4 +1,4 @@
-//! The `train` binary with LSTM, GRU and stacked RNN models, as a user runs
+//! The `charrnn` binary with LSTM, GRU and stacked RNN models, as a user runs
 //! it: PyTorch's golden runs reproduced from the command line
 //! (`--init-weights` + `--optimizer sgd`, f64) on every CPU backend, exact
 //! resume of an LSTM with dropout and Adam, sampling from every kind of
@@ -180,7 +180,7 @@ fn lstm_with_dropout_and_adam_resumes_exactly() {
     }
 }
 
-/// `train sample` from a run directory, a checkpoint file and a weights file,
+/// `charrnn sample` from a run directory, a checkpoint file and a weights file,
 /// for each model; the same seed gives the same text from each.
 #[test]
 fn sampling_works_for_every_model() {
@@ -311,7 +311,7 @@ fn bad_model_settings_are_refused_in_one_line() {
     assert_refused(&o, &["bad.toml", "lstn", "lstm"]);
 }
 
-/// `train gradcheck` on an LSTM and a GRU with dropout prints a row per tensor, all OK.
+/// `charrnn gradcheck` on an LSTM and a GRU with dropout prints a row per tensor, all OK.
 #[test]
 fn gradcheck_command_covers_every_model() {
     for (model, dropout) in [("lstm", "0"), ("gru", "0.25"), ("rnn", "0.5")] {
@@ -390,7 +390,7 @@ fn eval_rows(dir: &Path) -> Vec<(u64, f64, f64)> {
         .collect()
 }
 
-/// `train eval` → nats per char.
+/// `charrnn eval` → nats per char.
 fn eval_nats(checkpoint: &Path, data: &Path, extra: &[&str]) -> f64 {
     let (c, d) = (checkpoint.display().to_string(), data.display().to_string());
     let mut args = vec!["eval", "--checkpoint", &c, "--data", &d];
@@ -427,7 +427,7 @@ fn validation_writes_eval_csv_best_weights_and_a_plot() {
             .all(|r| r.1.is_finite() && r.2 > 0.0 && r.2 < 4.0)
     );
     // best.safetensors holds the weights of the lowest validation loss:
-    // `train eval` on the held-out text (the last 20%) gives that loss.
+    // `charrnn eval` on the held-out text (the last 20%) gives that loss.
     let text = std::fs::read_to_string(fx("lstm", "input.txt")).unwrap();
     let chars: Vec<char> = text.chars().collect();
     let held_out: String = chars[chars.len() - (chars.len() as f64 * 0.2) as usize..]

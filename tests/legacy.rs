@@ -32,7 +32,7 @@ fn read(p: PathBuf) -> Vec<u8> {
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
-/// What `train sample --checkpoint <path> --length 120 --seed 3 <extra>` prints.
+/// What `charrnn sample --checkpoint <path> --length 120 --seed 3 <extra>` prints.
 fn sample(path: &Path, extra: &[&str]) -> String {
     let p = path.display().to_string();
     let mut args = vec![

@@ -50,7 +50,7 @@ const STEP: [&str; 8] = [
     "0.25",
 ];
 
-/// `train eval` of `checkpoint` on the fixture text's last `chars` chars, in
+/// `charrnn eval` of `checkpoint` on the fixture text's last `chars` chars, in
 /// nats per char.
 fn eval_tail(checkpoint: &Path, chars: usize, tmp: &Path) -> f64 {
     let text: Vec<char> = std::fs::read_to_string(data()).unwrap().chars().collect();
@@ -204,7 +204,7 @@ fn the_test_split_is_scored_once_with_the_best_weights() {
     let row = &common::csv_rows_raw(&dir.join("test.csv"))[0];
     assert_eq!(row[0], "best");
     let reported: f64 = row[2].parse().unwrap();
-    // The test part is the last 20% of the chars; `train eval` on it with the
+    // The test part is the last 20% of the chars; `charrnn eval` on it with the
     // best weights gives the same loss.
     let n = std::fs::read_to_string(data()).unwrap().chars().count();
     let nats = eval_tail(

@@ -1,15 +1,17 @@
-//! `train serve` as a client sees it: the binary on 127.0.0.1 port 0, a
-//! real HTTP client (ureq). Sampling equals `train sample` (whole and
-//! streamed), scoring equals `train eval`, metrics follow a run as it
+//! `charrnn serve` as a client sees it: the binary on 127.0.0.1 port 0, a
+//! real HTTP client (ureq, through common/http.rs). Sampling equals `charrnn sample` (whole and
+//! streamed), scoring equals `charrnn eval`, metrics follow a run as it
 //! writes rows, every bad request gets a 4xx with one line of JSON and the
 //! next good request is still served, and Ctrl-C ends the server.
 
 #[path = "common/bin.rs"]
 mod bin;
+#[path = "common/http.rs"]
+mod http;
 #[path = "common/served.rs"]
 mod served;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -36,7 +38,7 @@ fn samples_and_scores_equal_the_command_line_and_bad_requests_get_4xx() {
     assert_eq!(m["iterations"].as_u64(), Some(60));
     assert!(m["best_validation"].as_f64().unwrap() > 0.0);
 
-    // Sampling: what `train sample` prints, whole and streamed.
+    // Sampling: what `charrnn sample` prints, whole and streamed.
     let cli = |seed: &str| {
         let o = bin::sample(&run, &["--prime", "th", "--length", "300", "--seed", seed]);
         bin::assert_ok(&o, "train sample");
@@ -57,10 +59,8 @@ fn samples_and_scores_equal_the_command_line_and_bad_requests_get_4xx() {
     }
     let mut streamed = request.clone();
     streamed["stream"] = json!(true);
-    let r = ureq::post(&format!("{}/api/sample", s.url))
-        .send_string(&streamed.to_string())
-        .unwrap();
-    assert_eq!(r.content_type(), "text/event-stream");
+    let r = http::post(&format!("{}/api/sample", s.url), &streamed.to_string());
+    assert_eq!(r.content_type, "text/event-stream");
     let events = s.events(r, "done");
     let chars: String = events
         .iter()
@@ -84,7 +84,7 @@ fn samples_and_scores_equal_the_command_line_and_bad_requests_get_4xx() {
     );
     assert!(cli("5").starts_with(text));
 
-    // Scoring: `train eval`'s number on the same text, and per-char rows.
+    // Scoring: `charrnn eval`'s number on the same text, and per-char rows.
     let input =
         std::fs::read_to_string(bin::root().join("tests/fixtures/min-char-rnn/input.txt")).unwrap();
     let text: String = input.chars().skip(100).take(60).collect();
@@ -244,13 +244,11 @@ fn samples_and_scores_equal_the_command_line_and_bad_requests_get_4xx() {
     // drawing asked for, three chars read, the connection closed; then the
     // server's CPU time stays still.
     let long = json!({"model": "tiny", "length": 20_000, "n": 64, "stream": true});
-    let r = ureq::post(&format!("{}/api/sample", s.url))
-        .send_string(&long.to_string())
-        .unwrap();
-    let mut lines = BufReader::new(r.into_reader()).lines();
+    let r = http::post(&format!("{}/api/sample", s.url), &long.to_string());
+    let mut lines = r.lines();
     let mut read = 0;
     while read < 3 {
-        read += usize::from(lines.next().unwrap().unwrap().starts_with("data: "));
+        read += usize::from(lines.next().unwrap().starts_with("data: "));
     }
     drop(lines);
     std::thread::sleep(Duration::from_millis(150));
@@ -298,12 +296,33 @@ fn metrics_follow_a_run_as_it_writes_rows_and_ctrl_c_stops_the_server() {
     );
     assert_eq!(m["eval"].as_array().unwrap().len(), 3);
     assert_eq!(m["eval"][2]["iter"].as_f64(), Some(60.0));
-    let (code, unknown) =
-        match ureq::get(&format!("{}/api/runs/..%2F..%2Fetc/metrics", s.url)).call() {
-            Err(ureq::Error::Status(c, r)) => (c, r.into_string().unwrap()),
-            other => panic!("{other:?}"),
-        };
-    assert_eq!(code, 404, "{unknown}");
+    // Every error is one line of JSON, axum's own rejections included.
+    let errors = [
+        ("GET", "/api/runs/..%2F..%2Fetc/metrics", 404, "unknown run"),
+        (
+            "GET",
+            "/api/runs/tiny/loss.svg?height=-1",
+            400,
+            "query string",
+        ),
+        (
+            "GET",
+            "/api/runs/tiny/metrics?stream=maybe",
+            400,
+            "query string",
+        ),
+        ("GET", "/api/sample", 405, "method not allowed"),
+        ("DELETE", "/api/runs", 405, "method not allowed"),
+    ];
+    for (method, path, status, words) in errors {
+        let (code, answer) = s.request(method, path);
+        let msg = answer["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{answer}"));
+        println!("{code} {method} {path}: {msg}");
+        assert_eq!(code, status, "{method} {path}: {msg}");
+        assert!(msg.contains(words) && !msg.contains('\n'), "{msg}");
+    }
 
     // The run as the page lists it: its config and the status the run wrote.
     let runs = s.get("/api/runs");
@@ -319,14 +338,11 @@ fn metrics_follow_a_run_as_it_writes_rows_and_ctrl_c_stops_the_server() {
         (Some("finished"), Some(60))
     );
     // Its loss plot at the size asked for: a dot per evaluation.
-    let svg = ureq::get(&format!(
+    let svg = http::get(&format!(
         "{}/api/runs/tiny/loss.svg?width=400&height=300",
         s.url
     ))
-    .call()
-    .unwrap()
-    .into_string()
-    .unwrap();
+    .text();
     assert!(
         svg.starts_with(r#"<svg width="400" height="300""#),
         "{}",
@@ -335,12 +351,10 @@ fn metrics_follow_a_run_as_it_writes_rows_and_ctrl_c_stops_the_server() {
     assert_eq!(svg.matches("<circle").count(), csv_rows("eval.csv"));
 
     // As an event stream: every row, then each row another process appends.
-    let r = ureq::get(&format!("{}/api/runs/tiny/metrics?stream=true", s.url))
-        .call()
-        .unwrap();
-    let mut lines = BufReader::new(r.into_reader()).lines();
+    let r = http::get(&format!("{}/api/runs/tiny/metrics?stream=true", s.url));
+    let mut lines = r.lines();
     let mut next_rows = || loop {
-        let line = lines.next().unwrap().unwrap();
+        let line = lines.next().unwrap();
         if let Some(d) = line.strip_prefix("data: ") {
             return serde_json::from_str::<Value>(d).unwrap();
         }

@@ -9,7 +9,7 @@ use std::process::Command;
 
 use common::{fixture_dir, read_tensor, rel_diff};
 
-const BIN: &str = env!("CARGO_BIN_EXE_train");
+const BIN: &str = env!("CARGO_BIN_EXE_charrnn");
 
 fn fixture(name: &str) -> String {
     fixture_dir().join(name).display().to_string()

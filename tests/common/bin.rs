@@ -1,25 +1,25 @@
-//! Shared by the test files that run the `train` binary as a user does:
+//! Shared by the test files that run the `charrnn` binary as a user does:
 //! running it, reading its stderr, and the one-line refusal every bad input
 //! must get. Included with `#[path = "common/bin.rs"] mod bin;` (only the
-//! binary's crate has `CARGO_BIN_EXE_train`).
+//! binary's crate has `CARGO_BIN_EXE_charrnn`).
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_train");
+pub const BIN: &str = env!("CARGO_BIN_EXE_charrnn");
 
 /// The workspace root (config files name their data relative to it).
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Runs `train` with `args`.
+/// Runs `charrnn` with `args`.
 pub fn run(args: &[&str]) -> Output {
     Command::new(BIN).args(args).output().expect("binary runs")
 }
 
-/// Runs `train` with `args` from the workspace root (for runs whose config
+/// Runs `charrnn` with `args` from the workspace root (for runs whose config
 /// names its data relative to it).
 pub fn run_in_root(args: &[&str]) -> Output {
     Command::new(BIN)
@@ -104,7 +104,7 @@ pub fn assert_same_files(a: &Path, b: &Path, files: &[&str], what: &str) {
     }
 }
 
-/// `train sample --checkpoint <path> <extra>`.
+/// `charrnn sample --checkpoint <path> <extra>`.
 pub fn sample(path: &Path, extra: &[&str]) -> Output {
     let p = path.display().to_string();
     let mut args = vec!["sample", "--checkpoint", &p];

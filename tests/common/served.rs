@@ -1,5 +1,5 @@
-//! A `train serve` process on 127.0.0.1 port 0, and a client for it
-//! (ureq): JSON requests and server-sent events.
+//! A `charrnn serve` process on 127.0.0.1 port 0, and a client for it
+//! (common/http.rs): JSON requests and server-sent events.
 
 #![allow(dead_code)] // each test file uses its part
 
@@ -10,8 +10,9 @@ use std::process::{Child, Command, Stdio};
 use serde_json::Value;
 
 use crate::bin;
+use crate::http;
 
-/// A `train serve` process and its address.
+/// A `charrnn serve` process and its address.
 pub struct Served {
     pub child: Child,
     pub url: String,
@@ -26,7 +27,7 @@ impl Served {
             .args(extra)
             .stdout(Stdio::piped())
             .spawn()
-            .expect("train serve starts");
+            .expect("charrnn serve starts");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
@@ -39,29 +40,33 @@ impl Served {
         Self { child, url }
     }
 
+    /// GETs `path`, which must answer 200 with JSON.
     pub fn get(&self, path: &str) -> Value {
-        ureq::get(&format!("{}{path}", self.url))
-            .call()
-            .unwrap()
-            .into_json()
-            .unwrap()
+        let (code, answer) = self.request("GET", path);
+        assert_eq!(code, 200, "GET {path}: {answer}");
+        answer
     }
 
     /// POSTs `body`; the status and the JSON answer, whatever the status.
     pub fn post(&self, path: &str, body: &str) -> (u16, Value) {
-        match ureq::post(&format!("{}{path}", self.url)).send_string(body) {
-            Ok(r) => (r.status(), r.into_json().unwrap()),
-            Err(ureq::Error::Status(code, r)) => (code, r.into_json().unwrap()),
-            Err(e) => panic!("{path}: {e}"),
-        }
+        let a = http::post(&format!("{}{path}", self.url), body);
+        (a.status, a.json())
+    }
+
+    /// `method path`; the status and the answer parsed as JSON, whatever the
+    /// status (an answer that is not JSON fails the test, naming it).
+    pub fn request(&self, method: &str, path: &str) -> (u16, Value) {
+        let url = format!("{}{path}", self.url);
+        let a = http::request(method, &url, None, None)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        (a.status, a.json())
     }
 
     /// The events of a streamed answer: (event name, JSON data).
-    pub fn events(&self, r: ureq::Response, until: &str) -> Vec<(String, Value)> {
+    pub fn events(&self, answer: http::Answer, until: &str) -> Vec<(String, Value)> {
         let mut events = Vec::new();
         let mut name = String::new();
-        for line in BufReader::new(r.into_reader()).lines() {
-            let line = line.unwrap();
+        for line in answer.lines() {
             if let Some(n) = line.strip_prefix("event: ") {
                 name = n.to_string();
             } else if let Some(d) = line.strip_prefix("data: ") {

@@ -1,9 +1,9 @@
 //! A small WebDriver client for the page's tests: Debian's chromedriver
-//! driving headless chromium, spoken over HTTP with ureq (W3C WebDriver, plus
+//! driving headless chromium, spoken over HTTP with common/http.rs (W3C WebDriver, plus
 //! chromedriver's `se/log` for the browser console). A crate such as
 //! fantoccini or headless_chrome would do this too, but their dependencies
 //! turn on features of crates that Burn shares, and the test build would
-//! then compile Burn a second time (see .ci/run).
+//! then compile Burn a second time (see .ci/same-features).
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use serde_json::{Value, json};
+
+use crate::http;
 
 /// W3C WebDriver's key for an element reference.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
@@ -29,28 +31,45 @@ pub struct Browser {
 
 impl Browser {
     /// Starts chromedriver and a headless chromium window of `width` ×
-    /// `height` CSS pixels. Panics, saying what to install, when
-    /// chromedriver is missing (`CHROMEDRIVER` names another binary).
-    pub fn start(width: u32, height: u32) -> Self {
+    /// `height` CSS pixels, or says in one line why the page cannot be
+    /// tested here and returns None: chromedriver (or the binary
+    /// `CHROMEDRIVER` names) does not start, or it finds no chromium. With
+    /// `CHARRNN_REQUIRE_BROWSER=1` (as `.ci/run` sets after installing them)
+    /// that is a failure instead.
+    pub fn start_or_skip(width: u32, height: u32) -> Option<Self> {
+        match Self::start(width, height) {
+            Ok(browser) => Some(browser),
+            Err(why) => {
+                let line = format!(
+                    "the page was not tested: {why}; to test it install chromium and its \
+                     driver (Debian: apt-get install chromium chromium-driver)"
+                );
+                if std::env::var_os("CHARRNN_REQUIRE_BROWSER").is_some_and(|v| v == "1") {
+                    panic!("{line} (CHARRNN_REQUIRE_BROWSER=1 requires them)");
+                }
+                println!("{line}");
+                None
+            }
+        }
+    }
+
+    /// Starts chromedriver and a headless chromium window; Err says what is
+    /// missing. Any other failure of a started driver panics.
+    pub fn start(width: u32, height: u32) -> Result<Self, String> {
         let binary = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let driver = Command::new(&binary)
+        let mut driver = Command::new(&binary)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot start {binary} ({e}): the page's tests need chromium and its driver \
-                     (Debian: apt-get install chromium chromium-driver; .ci/run installs them)"
-                )
-            });
+            .map_err(|e| format!("cannot start {binary} ({e})"))?;
         let base = format!("http://127.0.0.1:{port}");
         let started = Instant::now();
-        while ureq::get(&format!("{base}/status")).call().is_err() {
+        while http::request("GET", &format!("{base}/status"), None, None).is_err() {
             assert!(
                 started.elapsed() < Duration::from_secs(20),
                 "{binary} did not answer within 20 s"
@@ -74,14 +93,23 @@ impl Browser {
             "goog:chromeOptions": { "args": args },
             "goog:loggingPrefs": { "browser": "ALL" },
         }}});
-        let created = call("POST", &format!("{base}/session"), Some(caps));
+        let created = match try_call("POST", &format!("{base}/session"), Some(caps)) {
+            Ok(created) => created,
+            // chromedriver started but found no browser to drive.
+            Err(e) if e.contains("binary") => {
+                let _ = driver.kill();
+                let _ = driver.wait();
+                return Err(format!("{binary} finds no chromium ({e})"));
+            }
+            Err(e) => panic!("{e}"),
+        };
         let id = created["sessionId"]
             .as_str()
             .unwrap_or_else(|| panic!("no session: {created}"));
-        Self {
+        Ok(Self {
             driver,
             session: format!("{base}/session/{id}"),
-        }
+        })
     }
 
     fn cmd(&self, method: &str, path: &str, body: Option<Value>) -> Value {
@@ -209,7 +237,7 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        let _ = ureq::delete(&self.session).call();
+        let _ = http::request("DELETE", &self.session, None, None);
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
@@ -217,18 +245,18 @@ impl Drop for Browser {
 
 /// One WebDriver command: its `value`, or a panic with the driver's error.
 fn call(method: &str, url: &str, body: Option<Value>) -> Value {
-    let request = ureq::request(method, url).timeout(Duration::from_secs(60));
-    let answer = match body {
-        Some(b) => request.send_json(b),
-        None => request.call(),
-    };
-    let v: Value = match answer {
-        Ok(r) => r.into_json().expect("WebDriver answers JSON"),
-        Err(ureq::Error::Status(code, r)) => {
-            let body = r.into_string().unwrap_or_default();
-            panic!("WebDriver {method} {url}: HTTP {code}: {body}")
-        }
-        Err(e) => panic!("WebDriver {method} {url}: {e}"),
-    };
-    v["value"].clone()
+    try_call(method, url, body).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// One WebDriver command: its `value`, or the driver's error in one line.
+fn try_call(method: &str, url: &str, body: Option<Value>) -> Result<Value, String> {
+    let body = body.map(|b| b.to_string());
+    let answer = http::request(method, url, body.as_deref(), Some(Duration::from_secs(60)))
+        .map_err(|e| format!("WebDriver {method} {url}: {e}"))?;
+    let status = answer.status;
+    if status >= 400 {
+        let text = answer.text();
+        return Err(format!("WebDriver {method} {url}: HTTP {status}: {text}"));
+    }
+    Ok(answer.json()["value"].clone())
 }

@@ -212,7 +212,13 @@ impl TrainConfig {
             path: path.to_path_buf(),
             error,
         })?;
-        let mut config = Self::parse(&text).map_err(|problem| Error::Config {
+        Self::parse_at(&text, path)
+    }
+
+    /// Parses a config's text as the file at `path` would be read: errors
+    /// name `path`, relative paths inside are made relative to its folder.
+    pub fn parse_at(text: &str, path: &Path) -> Result<Self> {
+        let mut config = Self::parse(text).map_err(|problem| Error::Config {
             path: path.to_path_buf(),
             problem,
         })?;

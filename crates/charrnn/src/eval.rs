@@ -2,7 +2,7 @@
 //! autodiff and no dropout, the state carried from chunk to chunk as in
 //! training. [`evaluate`] runs B streams over a text in memory (the
 //! validation split); [`Evaluator`] takes a text piece by piece in one stream,
-//! so a file of any size can be evaluated (`train eval`).
+//! so a file of any size can be evaluated (`charrnn eval`).
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};

@@ -2,7 +2,7 @@
 //! (every entry of every parameter; min-char-rnn only) and against central
 //! finite differences (sampled entries; every model, dropout masks fixed), in
 //! the spirit of llm.c's test that prints the max difference per tensor. Used
-//! by the test suite and by `train gradcheck`.
+//! by the test suite and by `charrnn gradcheck`.
 //!
 //! Finite differences use Richardson extrapolation of two central differences
 //! (steps h and h/2), whose O(h⁴) error lets an f64 check reach 1e-6 relative
@@ -253,7 +253,7 @@ pub fn check(
     rows
 }
 
-/// A config's gradient check, as `train gradcheck` runs it: its network in
+/// A config's gradient check, as `charrnn gradcheck` runs it: its network in
 /// f64 (from `init_weights`, or drawn from `seed`), its first chunk, a zero
 /// state and the first chunk's dropout masks.
 pub struct FirstChunk {

@@ -6,7 +6,8 @@
 //! GRU, all named by one parameter table), the original's
 //! hand-written backward pass ([`backward`]) and the checks that hold autodiff
 //! to it and to finite differences ([`gradcheck`]), the optimizers ([`optim`]:
-//! the original's Adagrad with clamp-by-value, SGD, Burn's RMSprop and Adam),
+//! the original's Adagrad with clamp-by-value, SGD (Burn's), and RMSprop and
+//! Adam written here to PyTorch's formulas in f64),
 //! dropout masks from a host generator ([`dropout`]), data-parallel steps over
 //! the cores ([`shards`]), the training loop
 //! and the assembly of a run from a config or a checkpoint ([`train`]),

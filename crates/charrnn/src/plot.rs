@@ -3,7 +3,7 @@
 //! and the validation loss per char (a dot per evaluation) against
 //! iteration, drawn from the run directory's own metrics.csv and eval.csv
 //! with plotters' SVG backend (no fonts or C libraries needed). The same
-//! drawing is the run's `loss.svg` and the chart on `train serve`'s page.
+//! drawing is the run's `loss.svg` and the chart on `charrnn serve`'s page.
 
 use std::path::Path;
 

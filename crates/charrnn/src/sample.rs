@@ -87,7 +87,7 @@ pub fn sample(
     out
 }
 
-/// What `train sample` draws (and the server, for the same request): the
+/// What `charrnn sample` draws (and the server, for the same request): the
 /// prime's ids fed from a zero state, all but the last; the last (a newline,
 /// or id 0, without a prime) is the first input; up to `n` chars at
 /// `temperature` from a generator seeded with `seed`.

@@ -1,4 +1,4 @@
-// charrnn's page: a client of `train serve`'s JSON API, nothing more.
+// charrnn's page: a client of `charrnn serve`'s JSON API, nothing more.
 //   Runs:     GET /api/runs (every 2 s), GET /api/runs/{id}/metrics?stream=true
 //             (server-sent events: rows as the run writes them), and the
 //             server's drawing of the loss plot, GET /api/runs/{id}/loss.svg.

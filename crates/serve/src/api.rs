@@ -92,7 +92,7 @@ fn one_usize() -> usize {
 }
 
 /// `POST /api/sample`: `n` samples (sample i seeded with `seed + i`), each
-/// the prime and what follows it, exactly as `train sample` prints it; a
+/// the prime and what follows it, exactly as `charrnn sample` prints it; a
 /// sample ends early after any `stop` string (which it keeps). With
 /// `"stream": true`, server-sent events: `char` `{"sample", "text"}` per
 /// char as it is drawn, `end` `{"sample", "text"}` per sample, then `done`.
@@ -248,7 +248,7 @@ fn five() -> usize {
     5
 }
 
-/// `POST /api/score`: the text's loss (what `train eval` prints for it) and,
+/// `POST /api/score`: the text's loss (what `charrnn eval` prints for it) and,
 /// per char, its log-probability after the chars before it (null for the
 /// first, which is only read), the `top` likeliest next chars with their
 /// probabilities, and on request one layer's hidden state after it.

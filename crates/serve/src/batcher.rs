@@ -4,7 +4,7 @@
 //! 4.3× at C = 64 for a 2 × 128 LSTM; benches/batched_steps.rs). A stream
 //! feeds its prime first, then draws from its own generator exactly as
 //! `charrnn::sample::from_prime` does (a batched row's logits are the same
-//! bits as the stream's alone; tests/serve.rs compares with `train sample`).
+//! bits as the stream's alone; tests/serve.rs compares with `charrnn sample`).
 
 use std::collections::VecDeque;
 use std::sync::Arc;

@@ -2,7 +2,8 @@
 //! `{"error": "..."}`.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::body::to_bytes;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 #[derive(Debug)]
@@ -46,4 +47,35 @@ pub async fn not_found() -> ApiError {
         StatusCode::NOT_FOUND,
         "no such endpoint (see GET /api/models)",
     )
+}
+
+/// The last layer of every response: a 4xx or 5xx that is not already
+/// `{"error": ...}` (axum's own rejections: a query string that does not
+/// parse, a method a route lacks, a malformed path) becomes one, with the
+/// text axum gave as the message, or the status's name when it gave none.
+pub async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    // Rejections are one short line; anything longer is cut, not buffered.
+    let (parts, body) = response.into_parts();
+    let text = to_bytes(body, 4096).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let message = match text.trim() {
+        "" => status.canonical_reason().unwrap_or("error").to_lowercase(),
+        t => t.replace('\n', " "),
+    };
+    let mut json = ApiError::new(status, message).into_response();
+    // Headers such as a 405's `Allow` stay; the body's own are the new body's.
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            json.headers_mut().append(name, value.clone());
+        }
+    }
+    json
 }

@@ -1,8 +1,8 @@
-//! `train serve`: trained models behind HTTP, loaded once and kept, for many
+//! `charrnn serve`: trained models behind HTTP, loaded once and kept, for many
 //! clients at once. JSON in; JSON or server-sent events out.
 //!
 //! - `GET /api/models`: the models served ([`catalog`]);
-//! - `POST /api/sample`: text drawn exactly as `train sample` draws it,
+//! - `POST /api/sample`: text drawn exactly as `charrnn sample` draws it,
 //!   whole or streamed char by char ([`api::sample`]), every concurrent
 //!   request's streams stepped together ([`batcher`]);
 //! - `POST /api/score`: a text's log-probability char by char, the likeliest
@@ -83,6 +83,7 @@ pub fn router(server: Arc<Server>) -> Router {
         .route("/app.js", get(page::script))
         .route("/style.css", get(page::style))
         .fallback(error::not_found)
+        .layer(axum::middleware::map_response(error::json_errors))
         .with_state(server)
 }
 

@@ -1,4 +1,4 @@
-//! `train bench`: times training iterations (no files, no sampling, no
+//! `charrnn bench`: times training iterations (no files, no sampling, no
 //! printing in the loop) and reports ms/iter, chars/s and peak memory, plus
 //! one machine-readable line.
 

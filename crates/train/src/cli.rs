@@ -15,9 +15,9 @@ use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser, Debug)]
 #[command(
-    name = "train",
-    version,
-    about = "min-char-rnn on Burn and past it: train a character-level RNN, LSTM or GRU, sample from it, check its gradients",
+    name = "charrnn",
+    version = VERSION.as_str(),
+    about = "min-char-rnn on Burn and past it: train a character-level RNN, LSTM or GRU, sample from it, serve it, check its gradients",
     args_conflicts_with_subcommands = true,
     after_help = backends_help()
 )]
@@ -27,6 +27,15 @@ pub struct Cli {
     #[command(flatten)]
     pub train: TrainArgs,
 }
+
+/// `charrnn --version`: the version and the backends compiled in.
+static VERSION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{} (backends: {})",
+        env!("CARGO_PKG_VERSION"),
+        crate::backend::compiled().join(", ")
+    )
+});
 
 fn backends_help() -> String {
     format!(
@@ -69,10 +78,10 @@ pub struct ServeArgs {
 /// What the network is and what it reads: shared by every subcommand that builds one.
 #[derive(Args, Debug, Default, Clone)]
 pub struct ModelArgs {
-    /// Config file: a path, or a file name in configs/ [default: none, the original's settings]
+    /// Config file: a path, a file name in ./configs/, or a config compiled in (tiny.toml, lstm.toml, gru.toml, lstm-512.toml, shakespeare-30min.toml) [default: none, the original's settings]
     #[arg(long)]
     pub config: Option<String>,
-    /// Training text, UTF-8 [default: data/tinyshakespeare.txt]
+    /// Training text, UTF-8 (a missing tinyshakespeare.txt is the copy compiled in) [default: data/tinyshakespeare.txt]
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// Seeds the initial weights, the sampler and the dropout masks [default: 1]

@@ -1,4 +1,4 @@
-//! `train eval`: a checkpoint's (or weights file's) loss on a text, in nats
+//! `charrnn eval`: a checkpoint's (or weights file's) loss on a text, in nats
 //! and bits per char. The text is streamed in pieces, so a file larger than
 //! memory can be evaluated: a first pass names any chars outside the model's
 //! vocabulary (and refuses them), a second runs the model over it in one
@@ -20,6 +20,12 @@ pub fn run(a: &EvalArgs) -> Result<i32> {
     if a.seq_length == 0 {
         bail!("invalid value for --seq-length: 0 (must be at least 1)");
     }
+    let data = crate::bundled::data(&a.data)?;
+    let a = &EvalArgs {
+        data,
+        checkpoint: a.checkpoint.clone(),
+        ..*a
+    };
     let (model, vocab) = open_model(&a.checkpoint, a.backend)?;
     let spec = model.spec();
     let mut unknown = std::collections::BTreeSet::new();

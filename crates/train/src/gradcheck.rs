@@ -1,4 +1,4 @@
-//! `train gradcheck`: the gradient check on the config's first chunk, in f64,
+//! `charrnn gradcheck`: the gradient check on the config's first chunk, in f64,
 //! one row per parameter; exit 0 when every row is within tolerance. The
 //! original (model rnn, one layer, no dropout) is also checked against its
 //! hand-written backward; every other network against finite differences,

@@ -23,6 +23,7 @@ fn keep_freed_memory() {
 
 mod backend;
 mod bench;
+mod bundled;
 mod cli;
 mod evaluate;
 mod gradcheck;

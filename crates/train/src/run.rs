@@ -1,4 +1,4 @@
-//! `train`: asks the library for a run (fresh or resumed), drives its trainer
+//! `charrnn [train]`: asks the library for a run (fresh or resumed), drives its trainer
 //! step by step, and owns everything a person sees or keeps: the original's
 //! `iter n, loss: x` lines and samples, the progress bar, metrics.csv,
 //! checkpoints, weights.safetensors, and Ctrl-C handling.
@@ -42,6 +42,7 @@ fn resolve(args: &TrainArgs) -> Result<(TrainConfig, Option<Checkpoint>)> {
     let mut config = ck.config.clone();
     settings::apply_flags(&mut config, args)?;
     config.validate()?;
+    config.data = crate::bundled::data(&config.data)?;
     Ok((config, Some(ck)))
 }
 

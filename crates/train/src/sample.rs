@@ -1,4 +1,4 @@
-//! `train sample`: text from a checkpoint or a weights file, streamed as it
+//! `charrnn sample`: text from a checkpoint or a weights file, streamed as it
 //! is drawn.
 
 use std::io::{IsTerminal, Write};

@@ -1,4 +1,4 @@
-//! `train serve`: the models under the given paths behind HTTP (see the
+//! `charrnn serve`: the models under the given paths behind HTTP (see the
 //! charrnn-serve crate), on the backend chosen here.
 
 use std::io::Write;

@@ -6,27 +6,27 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use charrnn::config::TrainConfig;
 
+use crate::bundled;
 use crate::cli::TrainArgs;
 
-/// configs/ beside the workspace this binary was built from, for `--config NAME`
-/// when the current directory has no such file.
-const BUILT_CONFIGS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../configs");
-
-/// `--config NAME`: a path as given, else a file in ./configs/, else in the
-/// workspace's configs/.
-pub fn find_config(name: &str) -> Result<PathBuf> {
-    let candidates = [
-        PathBuf::from(name),
-        Path::new("configs").join(name),
-        Path::new(BUILT_CONFIGS).join(name),
-    ];
-    candidates
-        .iter()
-        .find(|p| p.is_file())
-        .cloned()
-        .with_context(|| {
-            format!("config {name} not found (looked for it as a path and in configs/)")
-        })
+/// `--config NAME`: a path as given, else a file in ./configs/, else a config
+/// compiled into the binary (read as if it sat in ./configs/).
+pub fn load_config(name: &str) -> Result<TrainConfig> {
+    for path in [PathBuf::from(name), Path::new("configs").join(name)] {
+        if path.is_file() {
+            return Ok(TrainConfig::load(&path)?);
+        }
+    }
+    let (file, text) = bundled::config(name).with_context(|| {
+        format!(
+            "config {name} not found (looked for it as a path, in configs/, and among the configs compiled in: {})",
+            bundled::config_names()
+        )
+    })?;
+    Ok(TrainConfig::parse_at(
+        text,
+        &Path::new("configs").join(file),
+    )?)
 }
 
 /// The config file's name without extension ("tiny" for configs/tiny.toml).
@@ -47,11 +47,12 @@ pub fn config_name(args: &TrainArgs) -> String {
 /// Defaults, then `--config`, then flags.
 pub fn resolve(args: &TrainArgs) -> Result<TrainConfig> {
     let mut c = match &args.model.config {
-        Some(name) => TrainConfig::load(&find_config(name)?)?,
+        Some(name) => load_config(name)?,
         None => TrainConfig::default(),
     };
     apply_flags(&mut c, args)?;
     c.validate()?;
+    c.data = bundled::data(&c.data)?;
     Ok(c)
 }
 

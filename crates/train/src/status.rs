@@ -1,5 +1,5 @@
 //! `status.json`: where a run stands, for whoever watches it from outside
-//! (`train serve`'s page): state, iteration, epoch, speed, learning rate,
+//! (`charrnn serve`'s page): state, iteration, epoch, speed, learning rate,
 //! smooth loss and the latest sample. Rewritten atomically at most about
 //! once a second while training, at each sample and at the end, so a reader
 //! never sees half a file. Nothing reads it back: resuming never depends on it.

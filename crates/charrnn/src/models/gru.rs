@@ -8,13 +8,13 @@
 //!
 //! It runs a whole layer over a chunk at a time: the input projections of
 //! all T steps are one product (one gather for layer 0), and the recurrence
-//! is one operation with its own backward ([`charrnn_activations::gru_layer`],
+//! is one operation with its own backward ([`charrnn_kernels::gru_layer`],
 //! held to autodiff's gradients of the step-by-step cell in
 //! tests/activations.rs), which computes W_hh's gradient once per chunk.
 
 use burn::tensor::Tensor;
 
-use charrnn_activations::gru_layer;
+use charrnn_kernels::gru_layer;
 
 use super::layer::Layer;
 

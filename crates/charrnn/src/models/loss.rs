@@ -2,7 +2,7 @@
 //! summed over a stream's chunk and averaged over the B streams.
 
 use burn::tensor::{Int, Tensor};
-use charrnn_activations::log_softmax;
+use charrnn_kernels::log_softmax;
 
 /// logits [T·B, V], targets [T·B, 1] → [1].
 pub fn chunk_loss(logits: Tensor<2>, targets: Tensor<2, Int>, streams: usize) -> Tensor<1> {

@@ -7,7 +7,7 @@
 //!   autodiff produces the gradients; [`crate::gradcheck`] holds it to finite
 //!   differences and to the hand-written backward);
 //! - [`lstm`], [`gru`]: the gated cells, a whole layer per chunk, each one
-//!   operation with its own backward (crates/activations), held to
+//!   operation with its own backward (crates/kernels), held to
 //!   autodiff's gradients of the step-by-step cell;
 //! - [`layer`]: a layer's parameters and the work every cell shares;
 //! - [`loss`]: the original's loss;

@@ -6,7 +6,7 @@
 //! h_t = tanh(Wxh·x_t + Whh·h_{t-1} + bh).
 
 use burn::tensor::Tensor;
-use charrnn_activations::tanh;
+use charrnn_kernels::tanh;
 
 use super::layer::Layer;
 

@@ -2,17 +2,17 @@
 //! W [K, N] two ways, alternating, medians of 7 rounds of T = 50 products:
 //!
 //! - flex's matmul (the `gemm` crate, which packs W at every call);
-//! - [`charrnn_activations::packed`]: W packed once, then 50 products, with
+//! - [`charrnn_kernels::packed`]: W packed once, then 50 products, with
 //!   each kernel this CPU runs (AVX-512, AVX2).
 //!
-//! Run: `cargo run -p charrnn-activations --example step_product` (one thread:
+//! Run: `cargo run -p charrnn-kernels --example step_product` (one thread:
 //! `RAYON_NUM_THREADS=1`). Shapes: 2 × 512's forward (K 512, N 2048) and
 //! backward (K 2048, N 512) products at B 50 and at B 25 (a shard of two).
 
 use std::time::Instant;
 
 use burn::tensor::{Device, Tensor, TensorData};
-use charrnn_activations::packed::{self, Kernel, Packed};
+use charrnn_kernels::packed::{self, Kernel, Packed};
 
 const T: usize = 50;
 

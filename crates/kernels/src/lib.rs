@@ -1,17 +1,28 @@
-//! tanh, sigmoid and log-softmax as Burn tensor primitives that are fast on the CPU
-//! backends and differentiate from their saved output.
+//! charrnn's CPU kernels and fused recurrent layers, as Burn primitives.
 //!
-//! Burn 0.22.1's flex and ndarray compute both with scalar libm calls, and
-//! its autodiff recomputes tanh from the input in the backward (then four
-//! more ops). Here each activation is one registered operation (Burn's
-//! backend extension): a vectorised loop forward (see [`kernels`]), one
-//! vectorised loop backward that reads the saved output y (1 − y²,
-//! y(1 − y), dy − e^y·Σdy). They are primitives like Burn's own `tanh`: the models'
-//! gradients still come from autodiff, through them.
+//! Burn 0.22.1's flex and ndarray run each elementwise op with scalar libm
+//! calls and a fresh tensor, and its autodiff records an LSTM step as a dozen
+//! nodes. This crate registers faster operations through Burn's backend
+//! extension, each with a backward of its own, and falls back to Burn's ops
+//! on any other backend (wgpu):
 //!
-//! [`tanh`], [`sigmoid`] and [`log_softmax`] take any tensor: on flex and ndarray devices
-//! (with this crate's features of the same names) they run these kernels;
-//! on any other backend (wgpu) they are Burn's own ops.
+//! - [`tanh`], [`sigmoid`], [`log_softmax`] and [`lstm_gates`]: vectorised
+//!   loops ([`kernels`]) whose backward reads the saved output (1 − y²,
+//!   y(1 − y), dy − e^y·Σdy); primitives like Burn's own, so the models'
+//!   gradients still come from autodiff through them;
+//! - [`lstm_layer`] and [`gru_layer`]: a whole layer over a chunk as one
+//!   operation; the forward keeps each step's gates, the backward keeps only
+//!   dh per step and computes the recurrent weight's gradient once;
+//! - each step's cell in one pass over its rows on flex (`lstm_cell`,
+//!   `gru_cell`), the same operations in the same order as the cell written
+//!   as Burn ops, so the same bits;
+//! - the per-step product against a weight packed once per chunk
+//!   ([`packed`]: AVX-512 and AVX2 kernels chosen at run time, each the
+//!   k-ordered fused-multiply-add sum; [`step_product`]: on Burn's tensors).
+//!
+//! The kernels run on flex and ndarray devices when this crate's features of
+//! the same names are on ([`has_kernels`] says whether a tensor's device
+//! has them).
 
 mod extension;
 mod gru_cell;

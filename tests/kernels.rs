@@ -1,11 +1,13 @@
-//! The fast activations against Burn's own ops (the oracle) on every CPU
-//! backend: forward values in ulps (f32) and bits (f64), gradients through
-//! autodiff, strided and shared inputs. Prints the max difference per case.
+//! crates/kernels against Burn's own ops (the oracle) on every CPU backend:
+//! the activations' forward values in ulps (f32) and bits (f64), gradients
+//! through autodiff, strided and shared inputs; the fused LSTM and GRU layers
+//! against autodiff of the step-by-step cells. Prints the max difference per
+//! case.
 #![allow(deprecated)] // ndarray is deprecated upstream but still a supported backend here
 
 use burn::tensor::activation;
 use burn::tensor::{DType, Device, Tensor, TensorData};
-use charrnn_activations::{
+use charrnn_kernels::{
     gru_layer, gru_layer_by_steps, has_kernels, log_softmax, lstm_gates, lstm_layer,
     lstm_layer_by_steps, sigmoid, tanh,
 };
