@@ -1,9 +1,9 @@
 //! Would batching concurrent sampling requests pay? Times one sampling step
 //! (`Network::step`, inference device) for C streams two ways: C separate
-//! one-stream steps (what `train serve` does, a thread per request) and one
+//! one-stream steps (what `charrnn serve` does, a thread per request) and one
 //! step of a [C, H] state; and checks whether a batched row gives the same
 //! logits, bit for bit, as the stream stepped alone (a server that batched
-//! must still give `train sample`'s exact text).
+//! must still give `charrnn sample`'s exact text).
 //!
 //! Run: `cargo run -p charrnn --example batched_steps` (flex, f32, a fresh
 //! 2 × 128 LSTM; weights do not change the time).

@@ -7,14 +7,16 @@ x seq_length x batch / wall seconds of the whole process, start-up included)
 and their ratio. No sampling, no printing in either. numpy runs with
 OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (they slow a current numpy).
 
-  python3 benches/compare.py --reference PATH/min_char_rnn.py \
-      [--train target/debug/train] [--iterations 2000] [--repeats 5]
+  python3 benches/compare.py [--charrnn target/debug/charrnn] [--iterations 2000] [--repeats 5]
+
+The numpy original is the project's own runner, benches/peers/min_char_rnn.py.
 """
 import argparse, os, statistics, subprocess, sys, tempfile, time
 
 ap = argparse.ArgumentParser()
-ap.add_argument("--reference", required=True, help="the numpy original (min_char_rnn.py)")
-ap.add_argument("--train", default=os.environ.get("CARGO_TARGET_DIR", "target") + "/debug/train")
+ap.add_argument("--reference", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers", "min_char_rnn.py"),
+                help="the numpy original [benches/peers/min_char_rnn.py]")
+ap.add_argument("--charrnn", default=os.environ.get("CARGO_TARGET_DIR", "target") + "/debug/charrnn")
 ap.add_argument("--data", default="data/tinyshakespeare.txt")
 ap.add_argument("--iterations", type=int, default=2000)
 ap.add_argument("--repeats", type=int, default=5)
@@ -37,7 +39,7 @@ def numpy_run():
 
 
 def ours(backend, precision, batch, out):
-    return wall([a.train, "--config", "tiny.toml", "--data", a.data, "--iterations", str(a.iterations),
+    return wall([a.charrnn, "--config", "tiny.toml", "--data", a.data, "--iterations", str(a.iterations),
                  "--backend", backend, "--precision", precision, "--batch-size", str(batch),
                  "--sample-every", "0", "--print-every", "0", "--checkpoint-every", "0",
                  "--out-dir", out, "--force"])

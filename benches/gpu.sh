@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# `train bench` on a GPU machine (through wgpu and Vulkan) against ndarray on
+# `charrnn bench` on a GPU machine (through wgpu and Vulkan) against ndarray on
 # that machine's CPU: B 1, 256 and 1024 at H 100 and H 512, then the LSTM
 # configs on wgpu. The GPU machine has no Rust toolchain, so build and strip
 # the binary here first:
 #
 #   cargo build -p train --features wgpu && mkdir -p .gpu && \
-#     cp "${CARGO_TARGET_DIR:-target}/debug/train" .gpu/train && strip .gpu/train
+#     cp "${CARGO_TARGET_DIR:-target}/debug/charrnn" .gpu/charrnn && strip .gpu/charrnn
 #
 # then, with the Vulkan loader's and glvnd's .deb files in .gl/ (`apt-get
 # download libvulkan1 libglvnd0 libglx0 libegl1 libgl1 libopengl0 libgles2`:
@@ -19,7 +19,7 @@ ldconfig 2>/dev/null || true
 icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 [ -e "$icd" ] && export VK_DRIVER_FILES="$icd"
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
-bin=.gpu/train
+bin=.gpu/charrnn
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader || true
 for hidden in 100 512; do
   for batch in 1 256 1024; do

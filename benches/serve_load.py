@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Load on `train serve`, over 127.0.0.1 only: C clients at once, each one
+"""Load on `charrnn serve`, over 127.0.0.1 only: C clients at once, each one
 streamed sample (server-sent events) of L chars from one model.
 
-Starts `train serve PATH --addr 127.0.0.1:0` itself, waits for its
+Starts `charrnn serve PATH --addr 127.0.0.1:0` itself, waits for its
 `listening on` line, then for each client count C (default 1 and 64): C
 threads each POST /api/sample {"stream": true, "length": L, "seed": i} at
 the same moment and read the events as they come. Reports per C: requests/s
@@ -17,13 +17,13 @@ import argparse, http.client, json, os, statistics, subprocess, sys, threading, 
 
 ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 ap.add_argument("path", help="a run directory, checkpoint or weights file to serve")
-ap.add_argument("--train", default=os.environ.get("CARGO_TARGET_DIR", "target") + "/debug/train")
+ap.add_argument("--charrnn", default=os.environ.get("CARGO_TARGET_DIR", "target") + "/debug/charrnn")
 ap.add_argument("--clients", default="1,64")
 ap.add_argument("--length", type=int, default=2000)
 ap.add_argument("--model", help="model id [default: the first served]")
 a = ap.parse_args()
 
-server = subprocess.Popen([a.train, "serve", a.path, "--addr", "127.0.0.1:0"],
+server = subprocess.Popen([a.charrnn, "serve", a.path, "--addr", "127.0.0.1:0"],
                           stdout=subprocess.PIPE, text=True)
 line = server.stdout.readline().strip()
 assert line.startswith("listening on http://"), line

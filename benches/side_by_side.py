@@ -13,13 +13,16 @@ Cases (f32 for charrnn and PyTorch; numpy is the original, float64, batch 1):
 
 Each repeat runs every implementation of a case once, alternating, so machine
 noise hits all alike; the table shows medians of the training loops' own
-timers (each program prints ms per iteration of its loop: `train bench`
+timers (each program prints ms per iteration of its loop: `charrnn bench`
 leaves out its first 20 iterations, the others time all of theirs) and the
 ratios of chars/s. PyTorch runs `torch.set_num_threads(N)` with
 OMP_WAIT_POLICY=PASSIVE; charrnn runs `--threads N`.
 
-  python3 benches/side_by_side.py --reference ../shared/reference \\
-      [--threads 1,2] [--repeats 5] [--cases rnn1,rnn32,rnn256,lstm,lstm512,...]
+  python3 benches/side_by_side.py [--threads 1,2] [--repeats 5] [--cases rnn1,rnn32,rnn256,lstm,lstm512,...]
+
+The peers are the project's own (benches/peers/): min_char_rnn.py, the
+original in numpy, and torch_streams.py, PyTorch in charrnn's stream
+semantics. The charrnn binary is the one `cargo build -p train` makes.
 
 Peak resident memory (each process's own, from wait4) is shown beside the times.
 
@@ -28,8 +31,9 @@ Needs numpy (`pip install numpy`) and PyTorch (`pip install torch`, CPU is enoug
 import argparse, os, re, statistics, subprocess, sys
 
 ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-ap.add_argument("--reference", required=True, help="folder with min_char_rnn.py and torch_streams.py")
-ap.add_argument("--train", default=os.environ.get("CARGO_TARGET_DIR", "target") + "/debug/train",
+ap.add_argument("--peers", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers"),
+                help="folder with min_char_rnn.py and torch_streams.py [benches/peers]")
+ap.add_argument("--charrnn", default=os.environ.get("CARGO_TARGET_DIR", "target") + "/debug/charrnn",
                 help="the charrnn binary (built by `cargo build -p train`)")
 ap.add_argument("--data", default="data/tinyshakespeare.txt")
 ap.add_argument("--threads", default="1", help="thread counts to run, e.g. 1,2")
@@ -51,7 +55,7 @@ CASES = {
     "rnn32": (300, RNN + ["--batch-size", "32"], ["--batch", "32"], False),
     "rnn256": (60, RNN + ["--batch-size", "256"], ["--batch", "256"], False),
     "lstm": (40, LSTM, ["--model", "lstm", "--layers", "2", "--hidden", "128", "--seq-length", "50",
-                        "--batch", "50", "--optimizer", "rmsprop", "--lr", "2e-3"], False),
+                        "--batch", "50", "--optimizer", "rmsprop", "--rmsprop-alpha", "0.95", "--lr", "2e-3"], False),
 }
 for kind in ("lstm", "gru"):
     for h in (128, 256, 512):
@@ -100,7 +104,7 @@ def max_rss_mb(output):
 
 
 def numpy_ms(iters):
-    return run([sys.executable, os.path.join(a.reference, "min_char_rnn.py"), "--data", a.data,
+    return run([sys.executable, os.path.join(a.peers, "min_char_rnn.py"), "--data", a.data,
                 "--iters", str(iters), "--sample-every", "0", "--print-every", "0", "--seed", "1", "--time"],
                {**os.environ, "OPENBLAS_NUM_THREADS": "1"})
 
@@ -111,13 +115,13 @@ def torch_ms(iters, args, threads):
     code = ("import resource, runpy, sys; sys.argv = sys.argv[1:]; "
             "runpy.run_path(sys.argv[0], run_name='__main__'); "
             "print('peak_rss_mb=%.1f' % (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))")
-    return run([sys.executable, "-c", code, os.path.join(a.reference, "torch_streams.py"), "--data", a.data,
+    return run([sys.executable, "-c", code, os.path.join(a.peers, "torch_streams.py"), "--data", a.data,
                 "--iters", str(iters), "--threads", str(threads)] + args, env, who="torch")
 
 
 def charrnn_ms(iters, args, threads):
-    # `train bench` times all but its first 20 iterations.
-    return run([a.train, "bench", "--data", a.data, "--iterations", str(iters + 20),
+    # `charrnn bench` times all but its first 20 iterations.
+    return run([a.charrnn, "bench", "--data", a.data, "--iterations", str(iters + 20),
                 "--threads", str(threads)] + args, who="charrnn")
 
 
@@ -128,7 +132,7 @@ def peak_gflops(threads):
             "print('gflops=%%.1f' %% (2 * n ** 3 / best / 1e9))" % threads)
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
     theirs = run([sys.executable, "-c", code], env, key="gflops")
-    ours = run([a.train, "bench", "--matmul", "2048", "--threads", str(threads)], key="gflops")
+    ours = run([a.charrnn, "bench", "--matmul", "2048", "--threads", str(threads)], key="gflops")
     return max(theirs, ours), theirs, ours
 
 
