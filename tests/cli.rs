@@ -616,13 +616,21 @@ fn bundled_configs_and_corpus_work_from_any_directory() {
         .collect();
     names.sort();
     assert!(names.len() >= 5, "{names:?}");
+    let shakespeare = root().join("data/tinyshakespeare.txt").display().to_string();
     for name in &names {
         let mut args = vec!["bench", "--config", name.as_str(), "--iterations", "21"];
         args.extend(small);
+        // A config of another corpus (rust-30min.toml) gets a text to read.
+        let on_disk = std::fs::read_to_string(root().join("configs").join(name)).unwrap();
+        let bundled_corpus = on_disk.contains("tinyshakespeare.txt");
+        if !bundled_corpus {
+            args.extend(["--data", shakespeare.as_str()]);
+        }
         let o = run(&args);
         assert!(o.status.success(), "{name}: {}", stderr(&o));
-        assert!(
+        assert_eq!(
             stderr(&o).contains("using the tinyshakespeare compiled into charrnn"),
+            bundled_corpus,
             "{name}: {}",
             stderr(&o)
         );

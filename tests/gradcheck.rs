@@ -84,7 +84,7 @@ fn fixture_chunk() -> Chunk {
     let text = Text::encode(&text);
     let streams =
         charrnn::data::Streams::new(text.len(), 25, 1, std::path::Path::new("input.txt")).unwrap();
-    streams.chunk(&text.ids, 0)
+    streams.chunk(text.ids.view(), 0)
 }
 
 fn zeros(b: usize, h: usize) -> TensorData {
@@ -245,7 +245,7 @@ fn streams_equal_separate_single_stream_runs() {
     let text = Text::encode(&std::fs::read_to_string(fixture_dir().join("input.txt")).unwrap());
     let (b, t, h) = (4, 10, 32);
     let streams = charrnn::data::Streams::new(text.len(), t, b, std::path::Path::new("x")).unwrap();
-    let chunk = streams.chunk(&text.ids, 20);
+    let chunk = streams.chunk(text.ids.view(), 20);
     let w = random_weights(text.vocab.len(), h, 5);
     let mut rng = ChaCha8Rng::seed_from_u64(9);
     let h0_rows: Vec<f64> = (0..b * h).map(|_| rng.random_range(-0.5..0.5)).collect();

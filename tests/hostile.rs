@@ -219,12 +219,39 @@ fn mutate_safetensors(bytes: &[u8], rng: &mut ChaCha8Rng) -> (Vec<u8>, String) {
             let meta = h
                 .entry("__metadata__".into())
                 .or_insert_with(|| serde_json::json!({}));
-            let vocab: Vec<String> = meta
+            // A plain list, or (rare chars folded) {"chars": [...], "unknown": "\u{FFFD}"}.
+            let parsed: Value = meta
                 .get("vocab")
                 .and_then(Value::as_str)
                 .and_then(|s| serde_json::from_str(s).ok())
                 .unwrap_or_default();
+            let folded = parsed.is_object();
+            let list = if folded { &parsed["chars"] } else { &parsed };
+            let vocab: Vec<String> = serde_json::from_value(list.clone()).unwrap_or_default();
             let mut v = vocab.clone();
+            if folded && rng.random_range(0..3) == 0 {
+                let mut o = parsed.clone();
+                let what = match rng.random_range(0..4) {
+                    0 => {
+                        o["unknown"] = "a".into();
+                        "folded: another unknown symbol"
+                    }
+                    1 => {
+                        o["chars"] = serde_json::json!(&v[..v.len() - 1]);
+                        "folded: the unknown symbol missing from the list"
+                    }
+                    2 => {
+                        o["extra"] = 1.into();
+                        "folded: an unknown field"
+                    }
+                    _ => {
+                        o["unknown"] = serde_json::json!(["\u{FFFD}"]);
+                        "folded: unknown not a string"
+                    }
+                };
+                meta["vocab"] = o.to_string().into();
+                return (join(&h, &data), format!("vocabulary: {what}"));
+            }
             let what = match rng.random_range(0..7) {
                 0 => {
                     v.push(v[0].clone());
@@ -256,7 +283,15 @@ fn mutate_safetensors(bytes: &[u8], rng: &mut ChaCha8Rng) -> (Vec<u8>, String) {
                 }
             };
             if !what.contains("junk") && what != "not JSON" {
-                meta["vocab"] = serde_json::to_string(&v).unwrap().into();
+                let mut o = parsed.clone();
+                meta["vocab"] = match folded {
+                    true => {
+                        o["chars"] = serde_json::json!(v);
+                        o.to_string()
+                    }
+                    false => serde_json::to_string(&v).unwrap(),
+                }
+                .into();
             }
             (join(&h, &data), format!("vocabulary: {what}"))
         }
@@ -378,6 +413,20 @@ fn hostile_files_are_refused_in_one_line_or_load_as_valid_models() {
     hammer(
         "weights (min-char-rnn layout)",
         &original,
+        n,
+        mutate_safetensors,
+        |b| load_weights(b, &device),
+    );
+    let folded = {
+        let spec = ModelSpec::new(ModelKind::Gru, 1, vocab().len() + 1, 4);
+        let w = layout::random(&spec, 5, Precision::F32);
+        let folded = Vocab::folding(vocab().chars().to_vec());
+        charrnn::weights::to_bytes(&w, &folded)
+    };
+    load_weights(&folded, &device).unwrap();
+    hammer(
+        "weights (GRU, rare chars folded)",
+        &folded,
         n,
         mutate_safetensors,
         |b| load_weights(b, &device),

@@ -35,7 +35,7 @@ pub struct TrainConfig {
     pub batch_size: usize,
     /// CPU threads (flex and ndarray): the streams are split into this many
     /// shards trained side by side (see [`crate::shards`]), and large matrix
-    /// products are split too. Default: every core (see README, Speed).
+    /// products are split too. Default: every core (see docs/speed.md).
     pub threads: usize,
     /// Every this many iterations print `iter n, loss: x` (0 = never).
     pub print_every: u64,
@@ -94,6 +94,12 @@ pub struct TrainConfig {
     pub weight_decay: f64,
     /// chars (a UTF-8 text's) or bytes (any file's).
     pub vocab: VocabMode,
+    /// Chars seen fewer than this many times in the training part are
+    /// folded into one unknown symbol, U+FFFD (0: none; char mode only).
+    pub vocab_min_count: u64,
+    /// An evaluation reads at most this many chars of the validation split:
+    /// always its first ones, in B segments (0: the whole split).
+    pub val_max_chars: u64,
 }
 
 /// How a run draws fresh weights (the config's `init`).
@@ -156,12 +162,14 @@ impl Default for TrainConfig {
             forget_bias: None,
             weight_decay: 0.0,
             vocab: VocabMode::Chars,
+            vocab_min_count: 0,
+            val_max_chars: 1_000_000,
         }
     }
 }
 
 /// The keys a config file may hold.
-pub const KEYS: [&str; 41] = [
+pub const KEYS: [&str; 43] = [
     "data",
     "hidden_size",
     "seq_length",
@@ -203,6 +211,8 @@ pub const KEYS: [&str; 41] = [
     "forget_bias",
     "weight_decay",
     "vocab",
+    "vocab_min_count",
+    "val_max_chars",
 ];
 
 impl TrainConfig {
@@ -273,12 +283,22 @@ impl TrainConfig {
 
     /// Chars held out for validation out of `text_len` (before the test set).
     pub fn val_chars(&self, text_len: usize) -> usize {
-        (self.val_fraction * text_len as f64).floor() as usize
+        crate::text_file::held_out_chars(self.val_fraction, text_len)
     }
 
     /// Chars held out for the test set out of `text_len` (the last ones).
     pub fn test_chars(&self, text_len: usize) -> usize {
-        (self.test_fraction * text_len as f64).floor() as usize
+        crate::text_file::held_out_chars(self.test_fraction, text_len)
+    }
+
+    /// How the run's text is read: its mode, rare chars folded, and where
+    /// the training part ends.
+    pub fn read_options(&self) -> crate::text_file::ReadOptions {
+        crate::text_file::ReadOptions {
+            mode: self.vocab,
+            min_count: self.vocab_min_count,
+            held_out: [self.val_fraction, self.test_fraction],
+        }
     }
 
     /// How fresh weights of `spec` are drawn.
@@ -382,6 +402,15 @@ impl TrainConfig {
                 format!("{} (must be in [0, 1))", self.rmsprop_momentum),
             );
         }
+        if self.vocab_min_count > 0 && self.vocab == VocabMode::Bytes {
+            return bad(
+                "vocab_min_count",
+                format!(
+                    "{} applies to chars only (vocab = \"bytes\" has at most 256 symbols and none to fold)",
+                    self.vocab_min_count
+                ),
+            );
+        }
         if !(self.val_fraction >= 0.0 && self.val_fraction < 1.0) {
             return bad(
                 "val_fraction",
@@ -471,7 +500,7 @@ impl TrainConfig {
 }
 
 /// The machine's cores: the default `threads` (measured fastest where B > 1,
-/// no slower at B = 1; see README, Speed).
+/// no slower at B = 1; see docs/speed.md).
 pub fn all_cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }

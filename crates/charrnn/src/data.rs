@@ -24,7 +24,14 @@ pub struct Vocab {
     chars: Vec<char>,
     ids: HashMap<char, u32>,
     bytes: bool,
+    /// The id of [`UNKNOWN`] when rare chars were folded into it: any char
+    /// not in the vocabulary then reads as it.
+    unknown: Option<u32>,
 }
+
+/// The symbol rare chars are folded into (`vocab_min_count`): U+FFFD, shown
+/// as `�` in samples.
+pub const UNKNOWN: char = '\u{FFFD}';
 
 /// What the model's symbols are (the config's `vocab`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default)]
@@ -52,7 +59,23 @@ impl Vocab {
             chars,
             ids,
             bytes: false,
+            unknown: None,
         }
+    }
+
+    /// A char vocabulary of `kept` and [`UNKNOWN`], which every other char
+    /// reads as.
+    pub fn folding(mut kept: Vec<char>) -> Self {
+        kept.push(UNKNOWN);
+        let mut vocab = Self::from_chars(kept);
+        vocab.unknown = vocab.id(UNKNOWN);
+        vocab
+    }
+
+    /// The id every char outside the vocabulary reads as, if rare chars were
+    /// folded.
+    pub fn unknown(&self) -> Option<u32> {
+        self.unknown
     }
 
     /// A byte-mode vocabulary of these byte values.
@@ -116,19 +139,27 @@ impl Vocab {
         &self.chars
     }
 
+    /// `c`'s own id, if it has one.
     pub fn id(&self, c: char) -> Option<u32> {
         self.ids.get(&c).copied()
+    }
+
+    /// The id `c` reads as: its own, else [`UNKNOWN`]'s when rare chars were
+    /// folded, else none.
+    pub fn lookup(&self, c: char) -> Option<u32> {
+        self.id(c).or(self.unknown)
     }
 
     pub fn char(&self, id: u32) -> char {
         self.chars[id as usize]
     }
 
-    /// Encodes `s`, or names the chars that are not in the vocabulary.
+    /// Encodes `s` (a char outside the vocabulary reads as [`UNKNOWN`] when
+    /// rare chars were folded), or names the chars that are not in it.
     pub fn encode(&self, s: &str) -> std::result::Result<Vec<u32>, Vec<char>> {
-        let mut unknown: Vec<char> = s.chars().filter(|c| self.id(*c).is_none()).collect();
+        let mut unknown: Vec<char> = s.chars().filter(|c| self.lookup(*c).is_none()).collect();
         if unknown.is_empty() {
-            return Ok(s.chars().map(|c| self.ids[&c]).collect());
+            return Ok(s.chars().filter_map(|c| self.lookup(c)).collect());
         }
         unknown.sort_unstable();
         unknown.dedup();
@@ -136,33 +167,56 @@ impl Vocab {
     }
 
     /// The vocabulary as a JSON list of one-char strings (the weights' `vocab`
-    /// metadata), or in byte mode `{"bytes": [byte values]}`.
+    /// metadata); in byte mode `{"bytes": [byte values]}`; with rare chars
+    /// folded `{"chars": [the list], "unknown": "\u{FFFD}"}`.
     pub fn to_json(&self) -> String {
         if self.bytes {
             let values: Vec<u32> = self.chars.iter().map(|&c| c as u32).collect();
             return serde_json::json!({ "bytes": values }).to_string();
         }
         let list: Vec<String> = self.chars.iter().map(|c| c.to_string()).collect();
+        if self.unknown.is_some() {
+            return serde_json::json!({ "chars": list, "unknown": UNKNOWN.to_string() })
+                .to_string();
+        }
         serde_json::to_string(&list).expect("a list of strings always serialises")
     }
 
     /// Reads the `vocab` metadata written by [`Vocab::to_json`] (or by numpy).
     pub fn from_json(json: &str) -> std::result::Result<Self, Problem> {
         #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
         struct Bytes {
             bytes: Vec<u8>,
         }
-        if json.trim_start().starts_with('{') {
-            let b: Bytes =
-                serde_json::from_str(json).map_err(|e| Problem::VocabNotAList(e.to_string()))?;
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Folded {
+            chars: Vec<String>,
+            unknown: String,
+        }
+        let bad = |e: serde_json::Error| Problem::VocabNotAList(e.to_string());
+        let trimmed = json.trim_start();
+        if trimmed.starts_with('{') && trimmed.contains("\"bytes\"") {
+            let b: Bytes = serde_json::from_str(json).map_err(bad)?;
             let vocab = Self::from_bytes(&b.bytes);
             if vocab.len() != b.bytes.len() || !b.bytes.is_sorted() {
                 return Err(Problem::VocabUnsorted);
             }
             return Ok(vocab);
         }
-        let list: Vec<String> =
-            serde_json::from_str(json).map_err(|e| Problem::VocabNotAList(e.to_string()))?;
+        let (list, folded) = if trimmed.starts_with('{') {
+            let f: Folded = serde_json::from_str(json).map_err(bad)?;
+            if f.unknown != UNKNOWN.to_string() || !f.chars.contains(&f.unknown) {
+                return Err(Problem::VocabUnknown(f.unknown));
+            }
+            (f.chars, true)
+        } else {
+            (
+                serde_json::from_str::<Vec<String>>(json).map_err(bad)?,
+                false,
+            )
+        };
         let mut chars = Vec::with_capacity(list.len());
         for s in &list {
             let mut it = s.chars();
@@ -171,20 +225,136 @@ impl Vocab {
                 _ => return Err(Problem::VocabEntry(s.clone())),
             }
         }
-        let vocab = Self::from_chars(chars.clone());
+        let mut vocab = Self::from_chars(chars.clone());
         if vocab.chars != chars {
             return Err(Problem::VocabUnsorted);
+        }
+        if folded {
+            vocab.unknown = vocab.id(UNKNOWN);
         }
         Ok(vocab)
     }
 }
 
-/// A text encoded against its own vocabulary: one u32 per char (4 bytes a
-/// char, shared, never copied: a 100 MB text costs ~400 MB once).
+/// A text's symbol ids, each held in the narrowest integer its vocabulary
+/// fits: one byte per char up to 256 symbols, two up to 65,536.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Ids {
+    U8(Vec<u8>),
+    U16(Vec<u16>),
+    U32(Vec<u32>),
+}
+
+/// A borrowed run of [`Ids`].
+#[derive(Clone, Copy, Debug)]
+pub enum IdsView<'a> {
+    U8(&'a [u8]),
+    U16(&'a [u16]),
+    U32(&'a [u32]),
+}
+
+impl Ids {
+    /// Bytes per id for a vocabulary of `symbols`.
+    pub fn width(symbols: usize) -> usize {
+        match symbols {
+            0..=256 => 1,
+            257..=65_536 => 2,
+            _ => 4,
+        }
+    }
+
+    /// Empty ids for a vocabulary of `symbols`, with room for `n`.
+    pub fn with_capacity(symbols: usize, n: usize) -> Self {
+        match Self::width(symbols) {
+            1 => Self::U8(Vec::with_capacity(n)),
+            2 => Self::U16(Vec::with_capacity(n)),
+            _ => Self::U32(Vec::with_capacity(n)),
+        }
+    }
+
+    /// Ids of a vocabulary of `symbols`.
+    pub fn from_u32(symbols: usize, ids: impl IntoIterator<Item = u32>) -> Self {
+        let mut out = Self::with_capacity(symbols, 0);
+        ids.into_iter().for_each(|id| out.push(id));
+        out
+    }
+
+    /// Appends `id`, which must fit the width.
+    pub fn push(&mut self, id: u32) {
+        match self {
+            Self::U8(v) => v.push(id as u8),
+            Self::U16(v) => v.push(id as u16),
+            Self::U32(v) => v.push(id),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.view().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes the ids take.
+    pub fn bytes(&self) -> usize {
+        match self {
+            Self::U8(v) => v.len(),
+            Self::U16(v) => 2 * v.len(),
+            Self::U32(v) => 4 * v.len(),
+        }
+    }
+
+    pub fn view(&self) -> IdsView<'_> {
+        match self {
+            Self::U8(v) => IdsView::U8(v),
+            Self::U16(v) => IdsView::U16(v),
+            Self::U32(v) => IdsView::U32(v),
+        }
+    }
+}
+
+impl<'a> IdsView<'a> {
+    pub fn len(&self) -> usize {
+        match self {
+            Self::U8(v) => v.len(),
+            Self::U16(v) => v.len(),
+            Self::U32(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    #[inline]
+    pub fn get(&self, i: usize) -> u32 {
+        match self {
+            Self::U8(v) => v[i] as u32,
+            Self::U16(v) => v[i] as u32,
+            Self::U32(v) => v[i],
+        }
+    }
+
+    pub fn slice(&self, r: std::ops::Range<usize>) -> IdsView<'a> {
+        match *self {
+            Self::U8(v) => Self::U8(&v[r]),
+            Self::U16(v) => Self::U16(&v[r]),
+            Self::U32(v) => Self::U32(&v[r]),
+        }
+    }
+
+    pub fn to_vec(&self) -> Vec<u32> {
+        (0..self.len()).map(|i| self.get(i)).collect()
+    }
+}
+
+/// A text encoded against its own vocabulary (shared, never copied; see
+/// [`crate::text_file`] for reading one from a file of any size).
 #[derive(Clone, Debug)]
 pub struct Text {
     pub vocab: Vocab,
-    pub ids: Arc<Vec<u32>>,
+    pub ids: Arc<Ids>,
 }
 
 impl Text {
@@ -193,37 +363,14 @@ impl Text {
         Self::load_as(path, VocabMode::Chars)
     }
 
-    /// Reads a file as UTF-8 chars or as raw bytes; an empty file, or a
-    /// non-UTF-8 one in char mode, is an error naming it, and so is one too
-    /// large to decode in the memory available.
+    /// Reads a file as UTF-8 chars or as raw bytes, every char its own
+    /// symbol (see [`crate::text_file::read`] for folding and progress).
     pub fn load_as(path: &Path, mode: VocabMode) -> Result<Self> {
-        let size = std::fs::metadata(path).map_or(0, |m| m.len()) as f64;
-        crate::memory::check(
-            &format!("reading {}", path.display()),
-            &crate::memory::Estimate {
-                // the file's bytes while decoding, the String, then one u32 per char
-                text: 5.0 * size,
-                parameters: 0.0,
-                activations: 0.0,
-            },
-        )?;
-        let bytes = std::fs::read(path).map_err(|error| Error::Io {
-            path: path.to_path_buf(),
-            error,
-        })?;
-        if bytes.is_empty() {
-            return Err(Error::EmptyText {
-                path: path.to_path_buf(),
-            });
-        }
-        if mode == VocabMode::Bytes {
-            return Ok(Self::encode_bytes(&bytes));
-        }
-        let text = String::from_utf8(bytes).map_err(|e| Error::NotUtf8 {
-            path: path.to_path_buf(),
-            offset: e.utf8_error().valid_up_to(),
-        })?;
-        Ok(Self::encode(&text))
+        let options = crate::text_file::ReadOptions {
+            mode,
+            ..Default::default()
+        };
+        Ok(crate::text_file::read(path, &options, &mut |_, _| {})?.0)
     }
 
     /// A text of raw bytes (byte mode).
@@ -232,8 +379,14 @@ impl Text {
         bytes.iter().for_each(|&b| seen[b as usize] = true);
         let present: Vec<u8> = (0..=255u8).filter(|&b| seen[b as usize]).collect();
         let vocab = Vocab::from_bytes(&present);
-        let ids = Arc::new(bytes.iter().map(|&b| vocab.ids[&char::from(b)]).collect());
-        Self { vocab, ids }
+        let ids = Ids::from_u32(
+            vocab.len(),
+            bytes.iter().map(|&b| vocab.ids[&char::from(b)]),
+        );
+        Self {
+            vocab,
+            ids: Arc::new(ids),
+        }
     }
 
     pub fn encode(text: &str) -> Self {
@@ -243,8 +396,11 @@ impl Text {
             seen.insert(c);
         }
         let vocab = Vocab::from_chars(seen.into_iter().collect());
-        let ids = Arc::new(text.chars().map(|c| vocab.ids[&c]).collect());
-        Self { vocab, ids }
+        let ids = Ids::from_u32(vocab.len(), text.chars().map(|c| vocab.ids[&c]));
+        Self {
+            vocab,
+            ids: Arc::new(ids),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -334,15 +490,15 @@ impl Streams {
     }
 
     /// The chunk at data pointer `p` (relative to each segment's start).
-    pub fn chunk(&self, ids: &[u32], p: usize) -> Chunk {
+    pub fn chunk(&self, ids: IdsView, p: usize) -> Chunk {
         let (t_len, b_len) = (self.seq_length, self.batch_size);
         let mut inputs = Vec::with_capacity(t_len * b_len);
         let mut targets = Vec::with_capacity(t_len * b_len);
         for t in 0..t_len {
             for b in 0..b_len {
                 let at = b * self.segment + p + t;
-                inputs.push(ids[at]);
-                targets.push(ids[at + 1]);
+                inputs.push(ids.get(at));
+                targets.push(ids.get(at + 1));
             }
         }
         Chunk {
@@ -365,13 +521,52 @@ mod tests {
         assert_eq!(chars, " ,dehlorwéö");
         assert_eq!(Vocab::from_json(&text.vocab.to_json()).unwrap(), text.vocab);
         assert_eq!(text.vocab.encode("hex"), Err(vec!['x']));
+        assert!(matches!(*text.ids, Ids::U8(_)));
+    }
+
+    #[test]
+    fn a_folded_vocabulary_reads_unseen_chars_as_unknown_and_round_trips() {
+        let v = Vocab::folding(vec!['b', 'a']);
+        assert_eq!(v.chars(), &['a', 'b', UNKNOWN]);
+        assert_eq!(v.encode("abz\u{1F600}"), Ok(vec![0, 1, 2, 2]));
+        assert_eq!(v.id('z'), None);
+        let json = v.to_json();
+        let u = UNKNOWN;
+        assert_eq!(
+            json,
+            format!(r#"{{"chars":["a","b","{u}"],"unknown":"{u}"}}"#)
+        );
+        assert_eq!(Vocab::from_json(&json).unwrap(), v);
+        // A plain list holding U+FFFD is an ordinary char, as before.
+        let plain = Vocab::from_json(&format!(r#"["a","{u}"]"#)).unwrap();
+        assert_eq!((plain.unknown(), plain.encode("z")), (None, Err(vec!['z'])));
+        for bad in [
+            format!(r#"{{"chars":["a","b"],"unknown":"{u}"}}"#),
+            r#"{"chars":["a","?"],"unknown":"?"}"#.to_string(),
+            format!(r#"{{"chars":["a","{u}"],"unknown":"{u}","more":1}}"#),
+        ] {
+            assert!(Vocab::from_json(&bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ids_take_the_width_their_vocabulary_needs() {
+        assert_eq!(
+            (Ids::width(256), Ids::width(257), Ids::width(65_537)),
+            (1, 2, 4)
+        );
+        let wide: String = (0..300u32).filter_map(char::from_u32).collect();
+        let text = Text::encode(&wide);
+        assert!(matches!(*text.ids, Ids::U16(_)));
+        assert_eq!(text.ids.bytes(), 2 * text.len());
+        assert_eq!(text.ids.view().slice(5..8).to_vec(), vec![5, 6, 7]);
     }
 
     #[test]
     fn one_stream_walks_like_the_original() {
         let text = Text::encode("abcdefghij"); // 10 chars, T = 3
         let s = Streams::new(text.len(), 3, 1, Path::new("t")).unwrap();
-        let c = s.chunk(&text.ids, 3);
+        let c = s.chunk(text.ids.view(), 3);
         assert_eq!(c.inputs, vec![3, 4, 5]);
         assert_eq!(c.targets, vec![4, 5, 6]);
         // p + T + 1 >= len: 6 + 4 = 10 resets, 3 + 4 = 7 does not.
@@ -382,7 +577,7 @@ mod tests {
     fn streams_cut_equal_segments() {
         let text = Text::encode("abcdefghijklmnopqrstu"); // 21 chars, B = 2: segments of 10
         let s = Streams::new(text.len(), 2, 2, Path::new("t")).unwrap();
-        let c = s.chunk(&text.ids, 1);
+        let c = s.chunk(text.ids.view(), 1);
         // time-major: (t0,b0) (t0,b1) (t1,b0) (t1,b1)
         assert_eq!(c.inputs, vec![1, 11, 2, 12]);
         assert_eq!(c.stream(1).targets, vec![12, 13]);

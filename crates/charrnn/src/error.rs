@@ -203,12 +203,14 @@ pub enum Problem {
     NoOptimizer,
     #[error("optimizer state is corrupt ({0})")]
     BadOptimizer(String),
-    #[error("vocab is not a JSON list of strings: {0}")]
+    #[error("vocab is not a JSON list of strings (or chars with their unknown symbol): {0}")]
     VocabNotAList(String),
     #[error("vocab entry {0:?} is not one character")]
     VocabEntry(String),
     #[error("vocab is not sorted by code point without repeats")]
     VocabUnsorted,
+    #[error("vocab's unknown symbol is {0:?}: it must be \"\u{FFFD}\", and in the vocab's list")]
+    VocabUnknown(String),
     #[error("bad `config`: {0}")]
     Config(ConfigProblem),
 }

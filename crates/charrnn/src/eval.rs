@@ -7,6 +7,7 @@
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
+use crate::data::IdsView;
 use crate::models::{Network, State};
 
 /// A loss over a text.
@@ -49,7 +50,7 @@ fn chunk_nats(
 /// equal segments read side by side, `seq_length` chars at a time, from a
 /// zero state. Each segment predicts its chars after the first; the few
 /// chars past the last whole segment are not read.
-pub fn evaluate(model: &Network, ids: &[u32], streams: usize, seq_length: usize) -> Loss {
+pub fn evaluate(model: &Network, ids: IdsView, streams: usize, seq_length: usize) -> Loss {
     let segment = ids.len() / streams;
     let device = model.device();
     let mut state = model.zero_state(streams);
@@ -62,8 +63,8 @@ pub fn evaluate(model: &Network, ids: &[u32], streams: usize, seq_length: usize)
         for t in 0..steps {
             for b in 0..streams {
                 let at = b * segment + p + t;
-                inputs.push(ids[at] as i64);
-                targets.push(ids[at + 1] as i64);
+                inputs.push(ids.get(at) as i64);
+                targets.push(ids.get(at + 1) as i64);
             }
         }
         let (chunk, next) = chunk_nats(model, inputs, targets, streams, &state, &device);
@@ -199,7 +200,7 @@ mod tests {
         let spec = ModelSpec::new(ModelKind::Lstm, 2, 7, 6);
         let model = Network::init(&spec, 3, Precision::F64, &device);
         let ids: Vec<u32> = (0..53).map(|i| (i * 5 % 7) as u32).collect();
-        let whole = evaluate(&model, &ids, 1, 8);
+        let whole = evaluate(&model, IdsView::U32(&ids), 1, 8);
         let mut e = Evaluator::new(&model, 8);
         for piece in ids.chunks(5) {
             e.feed(piece);
@@ -227,7 +228,7 @@ mod tests {
             streamed.nats
         );
         // Two streams: each half predicts its own chars after its first.
-        let two = evaluate(&model, &ids, 2, 8);
+        let two = evaluate(&model, IdsView::U32(&ids), 2, 8);
         assert_eq!(two.chars, 2 * 25);
     }
 }

@@ -276,8 +276,7 @@ impl FirstChunk {
                 Precision::F64,
                 c.seq_length,
                 c.batch_size,
-                text.len() as f64,
-                0.0,
+                text.ids.bytes() as f64,
             ),
         )?;
         let (spec, weights) = match &c.init_weights {
@@ -287,7 +286,7 @@ impl FirstChunk {
             }
             None => (spec, c.fresh_weights(&spec, Precision::F64)),
         };
-        let chunk = streams.chunk(&text.ids, 0);
+        let chunk = streams.chunk(text.ids.view(), 0);
         let zero = Precision::F64.data(
             vec![0.0; c.batch_size * c.hidden_size],
             [c.batch_size, c.hidden_size],

@@ -1,7 +1,7 @@
 //! charrnn: Karpathy's min-char-rnn rebuilt on Burn, and past it.
 //!
 //! The library holds everything that is not a command line: the text and its
-//! vocabulary ([`data`]), one network type for every model ([`models`]:
+//! vocabulary ([`data`]), read from a file of any size ([`text_file`]), one network type for every model ([`models`]:
 //! min-char-rnn's RNN is a setting of it, beside stacked tanh RNN, LSTM and
 //! GRU, all named by one parameter table), the original's
 //! hand-written backward pass ([`backward`]) and the checks that hold autodiff
@@ -42,6 +42,7 @@ pub mod sample;
 pub mod saved;
 pub mod schedule;
 pub mod shards;
+pub mod text_file;
 pub mod train;
 pub mod weights;
 

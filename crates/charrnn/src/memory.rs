@@ -34,14 +34,13 @@ impl Estimate {
         self.text + self.parameters + self.activations
     }
 
-    /// A training run of `spec` on a text of `text_chars` chars (`text_bytes` on disk).
+    /// A training run of `spec` on a text whose ids take `text_bytes`.
     pub fn training(
         spec: &ModelSpec,
         optimizer: OptimizerKind,
         precision: Precision,
         seq_length: usize,
         batch_size: usize,
-        text_chars: f64,
         text_bytes: f64,
     ) -> Self {
         let f = float_bytes(precision);
@@ -65,8 +64,7 @@ impl Estimate {
         let per_layer = 8.0 * (g + 1.0) * t * b * h;
         let activations = (spec.layers as f64 * per_layer + 4.0 * t * b * v) * f;
         Self {
-            // the file's bytes while decoding, then one u32 per char
-            text: text_bytes + 4.0 * text_chars,
+            text: text_bytes,
             parameters,
             activations,
         }
@@ -128,17 +126,8 @@ mod tests {
     #[test]
     fn absurd_sizes_are_refused_and_sane_ones_pass() {
         let spec = |h| ModelSpec::new(ModelKind::Rnn, 1, 65, h);
-        let e = |h| {
-            Estimate::training(
-                &spec(h),
-                OptimizerKind::Adagrad,
-                Precision::F32,
-                25,
-                1,
-                1e6,
-                1e6,
-            )
-        };
+        let e =
+            |h| Estimate::training(&spec(h), OptimizerKind::Adagrad, Precision::F32, 25, 1, 1e6);
         assert!(check("run", &e(100)).is_ok());
         let err = check("run", &e(100_000_000)).unwrap_err().to_string();
         assert!(

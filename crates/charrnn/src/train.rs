@@ -214,10 +214,26 @@ impl Trainer {
         let c = &self.config;
         Ok(Some(evaluate(
             &model,
-            &self.text.ids[range],
+            self.text.ids.view().slice(range),
             c.batch_size,
             c.seq_length,
         )))
+    }
+
+    /// The chars an evaluation reads: the validation split's first
+    /// `val_max_chars` (all of it when 0 or shorter). None without one.
+    pub fn validation_range(&self) -> Option<Range<usize>> {
+        let range = self.val.clone()?;
+        let max = self.config.val_max_chars as usize;
+        Some(match max {
+            0 => range,
+            _ => range.start..range.end.min(range.start.saturating_add(max)),
+        })
+    }
+
+    /// The validation split's length in chars (None without one).
+    pub fn validation_split_chars(&self) -> Option<usize> {
+        self.val.as_ref().map(|r| r.len())
     }
 
     /// The chunk the next step trains on, after applying the wrap rule.
@@ -231,7 +247,7 @@ impl Trainer {
                 .zero_state(self.streams.batch_size);
             pr.p = 0;
         }
-        self.streams.chunk(&self.text.ids, pr.p)
+        self.streams.chunk(self.text.ids.view(), pr.p)
     }
 
     /// One iteration. With `sample_length`, first samples that many chars from
@@ -299,10 +315,15 @@ impl Trainer {
     /// closes the evaluation period: the training loss since the last one,
     /// and whether this is the best validation loss so far.
     pub fn validate(&mut self) -> Option<Validation> {
-        let range = self.val.clone()?;
+        let range = self.validation_range()?;
         let c = &self.config;
         let plain = self.model().valid();
-        let loss = evaluate(&plain, &self.text.ids[range], c.batch_size, c.seq_length);
+        let loss = evaluate(
+            &plain,
+            self.text.ids.view().slice(range),
+            c.batch_size,
+            c.seq_length,
+        );
         let (train, is_best) = self.eval.close(loss.nats_per_char(), self.progress.iter);
         Some(Validation {
             train,
@@ -347,6 +368,16 @@ fn split(config: &TrainConfig, text: &Text) -> Result<Split> {
     let needed = config.batch_size * (config.seq_length + 2);
     let short =
         |fraction: f64, side: usize| fraction > 0.0 && (side < needed || train_chars < needed);
+    let max = config.val_max_chars as usize;
+    if val_chars > 0 && max > 0 && max < needed {
+        return Err(Error::InvalidValue {
+            key: "val_max_chars".into(),
+            message: format!(
+                "{max} (an evaluation needs at least {needed} chars: seq_length + 2 for each of {} stream(s); 0 reads the whole split)",
+                config.batch_size
+            ),
+        });
+    }
     for (key, fraction, side) in [
         ("val_fraction", config.val_fraction, val_chars),
         ("test_fraction", config.test_fraction, test_chars),
@@ -399,8 +430,7 @@ fn check_memory(config: &TrainConfig, text: &Text) -> Result<()> {
             config.precision,
             config.seq_length,
             config.batch_size,
-            text.len() as f64,
-            0.0,
+            text.ids.bytes() as f64,
         ),
     )
 }

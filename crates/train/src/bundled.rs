@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use charrnn::fsutil::write_atomic;
 
 /// The configs of `configs/`, by file name.
-pub const CONFIGS: [(&str, &str); 5] = [
+pub const CONFIGS: [(&str, &str); 6] = [
     ("tiny.toml", include_str!("../../../configs/tiny.toml")),
     ("lstm.toml", include_str!("../../../configs/lstm.toml")),
     ("gru.toml", include_str!("../../../configs/gru.toml")),
@@ -21,6 +21,10 @@ pub const CONFIGS: [(&str, &str); 5] = [
     (
         "shakespeare-30min.toml",
         include_str!("../../../configs/shakespeare-30min.toml"),
+    ),
+    (
+        "rust-30min.toml",
+        include_str!("../../../configs/rust-30min.toml"),
     ),
 ];
 

@@ -78,7 +78,7 @@ pub struct ServeArgs {
 /// What the network is and what it reads: shared by every subcommand that builds one.
 #[derive(Args, Debug, Default, Clone)]
 pub struct ModelArgs {
-    /// Config file: a path, a file name in ./configs/, or a config compiled in (tiny.toml, lstm.toml, gru.toml, lstm-512.toml, shakespeare-30min.toml) [default: none, the original's settings]
+    /// Config file: a path, a file name in ./configs/, or a config compiled in (tiny.toml, lstm.toml, gru.toml, lstm-512.toml, shakespeare-30min.toml, rust-30min.toml) [default: none, the original's settings]
     #[arg(long)]
     pub config: Option<String>,
     /// Training text, UTF-8 (a missing tinyshakespeare.txt is the copy compiled in) [default: data/tinyshakespeare.txt]
@@ -120,6 +120,9 @@ pub struct ModelArgs {
     /// What the model reads: chars (a UTF-8 text's) or bytes (any file's) [default: chars]
     #[arg(long)]
     pub vocab: Option<VocabMode>,
+    /// Fold chars seen fewer than this many times in the training part into one unknown symbol (U+FFFD); 0 folds none [default: 0]
+    #[arg(long, allow_negative_numbers = true)]
+    pub vocab_min_count: Option<u64>,
     /// uniform init's bound (char-rnn: 0.08) [default: 0.08]
     #[arg(long, allow_negative_numbers = true)]
     pub init_scale: Option<f64>,
@@ -193,6 +196,9 @@ pub struct TrainArgs {
     /// Evaluate on the validation split every this many iterations; 0 only at the end [default: 1000]
     #[arg(long, allow_negative_numbers = true)]
     pub eval_every: Option<u64>,
+    /// An evaluation reads at most this many chars of the validation split (its first ones); 0 reads it all [default: 1000000]
+    #[arg(long, allow_negative_numbers = true)]
+    pub val_max_chars: Option<u64>,
     /// Stop after this many evaluations without a better validation loss; 0 never [default: 0]
     #[arg(long, allow_negative_numbers = true)]
     pub patience: Option<u64>,

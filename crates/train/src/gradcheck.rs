@@ -6,7 +6,6 @@
 
 use anyhow::Result;
 use charrnn::Precision;
-use charrnn::data::Text;
 use charrnn::gradcheck::{FD_ABS_TOL, FD_REL_TOL, FirstChunk, MANUAL_REL_TOL, format};
 
 use crate::backend;
@@ -20,7 +19,7 @@ pub fn run(args: &TrainArgs) -> Result<i32> {
     let c = settings::resolve(args)?;
     backend::use_threads(c.threads)?;
     let device = backend::device(&c.backend, Precision::F64)?;
-    let text = Text::load_as(&c.data, c.vocab)?;
+    let text = crate::reading::text(&c)?;
     let setup = FirstChunk::new(&c, &text)?;
     println!(
         "gradient check: backend {}, f64, {}, dropout {}, T {}, B {}, first chunk of {}",

@@ -27,6 +27,7 @@ mod bundled;
 mod cli;
 mod evaluate;
 mod gradcheck;
+mod reading;
 mod run;
 mod sample;
 mod serve;

@@ -12,7 +12,6 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use charrnn::checkpoint::{self, Checkpoint};
 use charrnn::config::TrainConfig;
-use charrnn::data::Text;
 use charrnn::fsutil::write_atomic;
 use charrnn::train::{Step, Trainer};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -49,7 +48,7 @@ fn resolve(args: &TrainArgs) -> Result<(TrainConfig, Option<Checkpoint>)> {
 /// Builds the trainer from flags (and a checkpoint when resuming).
 pub fn setup(args: &TrainArgs) -> Result<Setup> {
     let (config, saved) = resolve(args)?;
-    let text = Text::load_as(&config.data, config.vocab)?;
+    let text = crate::reading::text(&config)?;
     backend::use_threads(config.threads)?;
     let device = &backend::device(&config.backend, config.precision)?.autodiff();
     let trainer = match &saved {
@@ -176,13 +175,14 @@ impl Outputs {
         let val = v.loss.nats_per_char();
         let u = trainer.vocab().unit();
         say(&format!(
-            "iter {done}: train loss {:.4} nats/{u}, validation loss {val:.4} nats/{u} ({:.4} bits/{u}){}",
+            "iter {done}: train loss {:.4} nats/{u}, validation loss {val:.4} nats/{u} ({:.4} bits/{u}) on {} {u}s{}",
             v.train,
             v.loss.bits_per_char(),
+            v.loss.chars,
             if v.is_best { ", best so far" } else { "" }
         ));
         let evals = self.evals.as_mut().expect("a run that validates");
-        evals.row(done, v.train, val)?;
+        evals.eval_row(done, v.train, val, v.loss.chars)?;
         evals.flush()?;
         if v.is_best {
             let w = trainer.model().to_weights();
@@ -219,6 +219,16 @@ fn header(s: &Setup, dir: &Path) {
     );
     if let Some(n) = s.resumed_from {
         println!("resumed {} at iteration {n}", dir.display());
+    }
+    if let (Some(read), Some(split)) = (
+        s.trainer.validation_range().map(|r| r.len()),
+        s.trainer.validation_split_chars(),
+    ) && read < split
+    {
+        println!(
+            "each evaluation reads the validation split's first {read} of {split} {}s (val_max_chars)",
+            text.vocab.unit()
+        );
     }
 }
 
@@ -381,25 +391,37 @@ fn progress_bar(total: u64, at: u64) -> Option<ProgressBar> {
 }
 
 /// metrics.csv (`iter,loss,smooth_loss`, one row per iteration) and eval.csv
-/// (`iter,train_loss,val_loss`, nats per char, one row per evaluation, iter =
-/// iterations done), floats in shortest round-trip form. On resume, rows from
-/// after the checkpoint (written before a crash) are dropped.
+/// (`iter,train_loss,val_loss,val_chars`, nats per char and the chars the
+/// evaluation read, one row per evaluation, iter = iterations done), floats
+/// in shortest round-trip form. On resume, rows from after the checkpoint
+/// (written before a crash) are dropped, and a run whose eval.csv predates
+/// `val_chars` keeps its three columns.
 struct Metrics {
     out: std::io::BufWriter<std::fs::File>,
     path: PathBuf,
+    /// eval.csv: whether rows carry `val_chars`.
+    chars: bool,
 }
 
 const HEADER: &str = "iter,loss,smooth_loss\n";
-const EVAL_HEADER: &str = "iter,train_loss,val_loss\n";
+const EVAL_HEADER: &str = "iter,train_loss,val_loss,val_chars\n";
+const EVAL_HEADER_BEFORE_VAL_CHARS: &str = "iter,train_loss,val_loss\n";
 
 impl Metrics {
     /// Keeps the rows whose iter is below `keep_below` (all rows are
     /// dropped for a fresh run).
     fn open(path: &Path, header: &str, keep_below: Option<u64>) -> Result<Self> {
-        let mut kept = String::from(header);
         let resumed_from = keep_below;
+        let old = match resumed_from {
+            Some(_) => std::fs::read_to_string(path).unwrap_or_default(),
+            None => String::new(),
+        };
+        let header = match header == EVAL_HEADER && old.starts_with(EVAL_HEADER_BEFORE_VAL_CHARS) {
+            true => EVAL_HEADER_BEFORE_VAL_CHARS,
+            false => header,
+        };
+        let mut kept = String::from(header);
         if let Some(iter) = resumed_from {
-            let old = std::fs::read_to_string(path).unwrap_or_default();
             for line in old.lines().skip(1) {
                 match line.split(',').next().and_then(|n| n.parse::<u64>().ok()) {
                     Some(n) if n < iter => {
@@ -418,12 +440,22 @@ impl Metrics {
         Ok(Self {
             out: std::io::BufWriter::new(file),
             path: path.to_path_buf(),
+            chars: header == EVAL_HEADER,
         })
     }
 
     fn row(&mut self, iter: u64, loss: f64, smooth: f64) -> Result<()> {
         writeln!(self.out, "{iter},{loss},{smooth}")
             .with_context(|| format!("cannot write {}", self.path.display()))
+    }
+
+    /// A row of eval.csv: the losses and the chars the evaluation read.
+    fn eval_row(&mut self, iter: u64, train: f64, val: f64, chars: u64) -> Result<()> {
+        match self.chars {
+            true => writeln!(self.out, "{iter},{train},{val},{chars}"),
+            false => writeln!(self.out, "{iter},{train},{val}"),
+        }
+        .with_context(|| format!("cannot write {}", self.path.display()))
     }
 
     /// Hands buffered rows to the file (readers see them; no disk sync).

@@ -68,12 +68,13 @@ pub fn apply_flags(c: &mut TrainConfig, a: &TrainArgs) -> Result<()> {
     }
     set!(o => learning_rate, clip, precision, optimizer, epsilon);
     set!(o => adam_beta1, adam_beta2, rmsprop_alpha, rmsprop_momentum, weight_decay);
-    set!(m => init, init_scale, vocab);
+    set!(m => init, init_scale, vocab, vocab_min_count);
     if m.forget_bias.is_some() {
         c.forget_bias = m.forget_bias;
     }
     set!(a => iterations, sample_every, sample_length, print_every, checkpoint_every);
     set!(a => val_fraction, eval_every, patience, test_fraction, epochs, lr_schedule);
+    set!(a => val_max_chars);
     set!(a => lr_decay, lr_decay_every, lr_decay_after, warmup, final_lr_fraction);
     if let Some(w) = &m.init_weights {
         c.init_weights = Some(w.clone());
@@ -100,7 +101,7 @@ pub fn refuse_conflicts(saved: &TrainConfig, a: &TrainArgs) -> Result<()> {
     same!(m: hidden_size => "hidden-size", seq_length => "seq-length", batch_size => "batch-size");
     same!(o: precision => "precision", learning_rate => "learning-rate", clip => "clip");
     same!(m: seed => "seed", backend => "backend", model => "model", layers => "layers");
-    same!(m: dropout => "dropout", vocab => "vocab");
+    same!(m: dropout => "dropout", vocab => "vocab", vocab_min_count => "vocab-min-count");
     same!(o: optimizer => "optimizer", epsilon => "epsilon");
     same!(o: adam_beta1 => "adam-beta1", adam_beta2 => "adam-beta2");
     same!(o: rmsprop_alpha => "rmsprop-alpha", rmsprop_momentum => "rmsprop-momentum");
