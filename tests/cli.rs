@@ -616,7 +616,10 @@ fn bundled_configs_and_corpus_work_from_any_directory() {
         .collect();
     names.sort();
     assert!(names.len() >= 5, "{names:?}");
-    let shakespeare = root().join("data/tinyshakespeare.txt").display().to_string();
+    let shakespeare = root()
+        .join("data/tinyshakespeare.txt")
+        .display()
+        .to_string();
     for name in &names {
         let mut args = vec!["bench", "--config", name.as_str(), "--iterations", "21"];
         args.extend(small);

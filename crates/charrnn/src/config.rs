@@ -298,6 +298,7 @@ impl TrainConfig {
             mode: self.vocab,
             min_count: self.vocab_min_count,
             held_out: [self.val_fraction, self.test_fraction],
+            spill: Default::default(),
         }
     }
 

@@ -237,12 +237,30 @@ impl Vocab {
 }
 
 /// A text's symbol ids, each held in the narrowest integer its vocabulary
-/// fits: one byte per char up to 256 symbols, two up to 65,536.
+/// fits: one byte per char up to 256 symbols, two up to 65,536; in memory,
+/// or in a memory-mapped file when they do not fit (see
+/// [`crate::text_file::Spill`]).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Ids {
     U8(Vec<u8>),
     U16(Vec<u16>),
     U32(Vec<u32>),
+    Mapped(Arc<MappedIds>),
+}
+
+/// Ids in a memory-mapped file, in native byte order, `width` bytes each:
+/// the OS pages them in as the streams read them and out under memory
+/// pressure. The file is unlinked once mapped, so nothing is left behind.
+#[derive(Debug)]
+pub struct MappedIds {
+    pub map: memmap2::Mmap,
+    pub width: usize,
+}
+
+impl PartialEq for MappedIds {
+    fn eq(&self, other: &Self) -> bool {
+        self.width == other.width && self.map[..] == other.map[..]
+    }
 }
 
 /// A borrowed run of [`Ids`].
@@ -279,12 +297,14 @@ impl Ids {
         out
     }
 
-    /// Appends `id`, which must fit the width.
+    /// Appends `id`, which must fit the width (in-memory ids only: mapped
+    /// ones are written whole before they are mapped).
     pub fn push(&mut self, id: u32) {
         match self {
             Self::U8(v) => v.push(id as u8),
             Self::U16(v) => v.push(id as u16),
             Self::U32(v) => v.push(id),
+            Self::Mapped(_) => panic!("mapped ids are read-only"),
         }
     }
 
@@ -296,13 +316,29 @@ impl Ids {
         self.len() == 0
     }
 
-    /// Bytes the ids take.
+    /// Bytes the ids take in memory (none when mapped: the OS holds what
+    /// it can of the file).
     pub fn bytes(&self) -> usize {
         match self {
             Self::U8(v) => v.len(),
             Self::U16(v) => 2 * v.len(),
             Self::U32(v) => 4 * v.len(),
+            Self::Mapped(_) => 0,
         }
+    }
+
+    /// Bytes per id.
+    pub fn id_width(&self) -> usize {
+        match self {
+            Self::U8(_) => 1,
+            Self::U16(_) => 2,
+            Self::U32(_) => 4,
+            Self::Mapped(m) => m.width,
+        }
+    }
+
+    pub fn is_mapped(&self) -> bool {
+        matches!(self, Self::Mapped(_))
     }
 
     pub fn view(&self) -> IdsView<'_> {
@@ -310,6 +346,11 @@ impl Ids {
             Self::U8(v) => IdsView::U8(v),
             Self::U16(v) => IdsView::U16(v),
             Self::U32(v) => IdsView::U32(v),
+            Self::Mapped(m) => match m.width {
+                1 => IdsView::U8(&m.map[..]),
+                2 => IdsView::U16(bytemuck::cast_slice(&m.map[..])),
+                _ => IdsView::U32(bytemuck::cast_slice(&m.map[..])),
+            },
         }
     }
 }

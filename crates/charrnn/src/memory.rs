@@ -84,15 +84,30 @@ impl Estimate {
 }
 
 /// Memory available to this process now: the system's available memory, or
-/// the cgroup's limit where that is lower (containers). None if unknown.
+/// the memory cgroup's limit where that is lower (containers: the system's
+/// view, and this process's own cgroup). None if unknown.
 pub fn available() -> Option<u64> {
-    use sysinfo::{MemoryRefreshKind, RefreshKind, System};
-    let sys = System::new_with_specifics(
+    use sysinfo::{MemoryRefreshKind, ProcessRefreshKind, ProcessesToUpdate, RefreshKind, System};
+    let mut sys = System::new_with_specifics(
         RefreshKind::nothing().with_memory(MemoryRefreshKind::nothing().with_ram()),
     );
+    // A cgroup's usage counts the page cache its processes filled (a text
+    // just read), which the kernel reclaims on demand, as the system's
+    // available memory does: what is left beside the resident memory counts.
+    let left = |cg: sysinfo::CGroupLimits| cg.total_memory.saturating_sub(cg.rss);
     let mut avail = sys.available_memory();
     if let Some(cg) = sys.cgroup_limits() {
-        avail = avail.min(cg.free_memory);
+        avail = avail.min(left(cg));
+    }
+    if let Ok(me) = sysinfo::get_current_pid() {
+        sys.refresh_processes_specifics(
+            ProcessesToUpdate::Some(&[me]),
+            false,
+            ProcessRefreshKind::nothing(),
+        );
+        if let Some(cg) = sys.process(me).and_then(|p| p.cgroup_limits()) {
+            avail = avail.min(left(cg));
+        }
     }
     (avail > 0).then_some(avail)
 }

@@ -5,15 +5,17 @@
 //! A first pass checks UTF-8 (char mode) and counts every symbol; with
 //! `min_count` a second pass counts the training part alone and the chars
 //! seen there fewer than `min_count` times are folded into one unknown
-//! symbol ([`UNKNOWN`]); the last pass encodes. Each pass reports progress
-//! in bytes read.
+//! symbol ([`crate::data::UNKNOWN`]); the last pass encodes, into memory or,
+//! when the ids do not fit, into a file that is then memory-mapped. Each
+//! pass reports progress in bytes read.
 
 use std::collections::HashMap;
-use std::io::Read;
-use std::path::Path;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::data::{Ids, Text, Vocab, VocabMode};
+use crate::data::{Ids, MappedIds, Text, Vocab, VocabMode};
 use crate::error::{Error, Result};
 
 /// Bytes read at a time.
@@ -24,15 +26,30 @@ pub const PIECE: usize = 4 << 20;
 pub const RARE: u64 = 100;
 
 /// How to read a text.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ReadOptions {
     pub mode: VocabMode,
     /// Chars seen fewer than this many times in the training part become
-    /// [`UNKNOWN`] (0: none folded; char mode only).
+    /// [`crate::data::UNKNOWN`] (0: none folded; char mode only).
     pub min_count: u64,
     /// The held-out fractions at the end of the text (validation, then
     /// test): the training part is what comes before them.
     pub held_out: [f64; 2],
+    /// Where ids go that do not fit in memory.
+    pub spill: Spill,
+}
+
+/// Ids that do not fit in the memory available: refused, or written to a
+/// file in a folder and memory-mapped ([`Ids::Mapped`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Spill {
+    /// Refused in one line, before anything is allocated.
+    #[default]
+    Never,
+    /// Mapped from a file in this folder when they do not fit.
+    WhenTooBig(PathBuf),
+    /// Always mapped from a file in this folder.
+    Always(PathBuf),
 }
 
 /// What reading found, for the run to report.
@@ -44,7 +61,8 @@ pub struct Report {
     pub distinct: usize,
     /// Distinct symbols that occur fewer than [`RARE`] times in the file.
     pub rare: usize,
-    /// Distinct chars folded into [`UNKNOWN`], and how often they occur.
+    /// Distinct chars folded into [`crate::data::UNKNOWN`], and how often
+    /// they occur.
     pub folded: usize,
     pub folded_occurrences: u64,
 }
@@ -87,16 +105,27 @@ pub fn read(
     })?;
     let all = counts.sorted();
     let rare = all.iter().filter(|(_, n)| *n < RARE).count();
-    // The width the ids need is known now: refuse what cannot fit before
-    // allocating it.
-    crate::memory::check(
-        &format!("reading {}", path.display()),
-        &crate::memory::Estimate {
-            text: (chars * Ids::width(all.len() + 1)) as f64 + PIECE as f64,
-            parameters: 0.0,
-            activations: 0.0,
-        },
-    )?;
+    // The width the ids need is known now: what cannot fit in memory is
+    // refused, or mapped from a file, before anything is allocated.
+    let width = Ids::width(all.len() + 1);
+    let fits = || {
+        crate::memory::check(
+            &format!("reading {}", path.display()),
+            &crate::memory::Estimate {
+                text: (chars * width) as f64 + PIECE as f64,
+                parameters: 0.0,
+                activations: 0.0,
+            },
+        )
+    };
+    let map_in = match &options.spill {
+        Spill::Never => {
+            fits()?;
+            None
+        }
+        Spill::WhenTooBig(dir) => fits().is_err().then_some(dir),
+        Spill::Always(dir) => Some(dir),
+    };
     let mut report = Report {
         chars,
         distinct: all.len(),
@@ -137,21 +166,104 @@ pub fn read(
     };
     // Last pass: the ids.
     let table = Lookup::new(&vocab);
-    let mut ids = Ids::with_capacity(vocab.len(), chars);
+    let mut sink = match map_in {
+        None => Sink::Memory(Ids::with_capacity(vocab.len(), chars)),
+        Some(dir) => Sink::file(dir, Ids::width(vocab.len()))?,
+    };
+    let mut failed = None;
     for_each_piece(path, options.mode, &mut tick, |piece| {
-        match piece {
-            Piece::Text(s) => s.chars().for_each(|c| ids.push(table.id(c))),
-            Piece::Bytes(b) => b.iter().for_each(|&b| ids.push(table.id(char::from(b)))),
-        }
-        true
+        let pushed = match piece {
+            Piece::Text(s) => s.chars().try_for_each(|c| sink.push(table.id(c))),
+            Piece::Bytes(b) => b
+                .iter()
+                .try_for_each(|&b| sink.push(table.id(char::from(b)))),
+        };
+        failed = pushed.err();
+        failed.is_none()
     })?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
     Ok((
         Text {
             vocab,
-            ids: Arc::new(ids),
+            ids: Arc::new(sink.finish()?),
         },
         report,
     ))
+}
+
+/// Where the last pass puts the ids: memory, or a file to be mapped.
+enum Sink {
+    Memory(Ids),
+    File {
+        out: std::io::BufWriter<std::fs::File>,
+        path: PathBuf,
+        width: usize,
+    },
+}
+
+impl Sink {
+    fn file(dir: &Path, width: usize) -> Result<Self> {
+        static FILES: AtomicUsize = AtomicUsize::new(0);
+        let n = FILES.fetch_add(1, Ordering::Relaxed);
+        let path = dir.join(format!("ids-{}-{n}.tmp", std::process::id()));
+        let err = |error| Error::Write {
+            path: path.clone(),
+            error,
+        };
+        std::fs::create_dir_all(dir).map_err(err)?;
+        // Read as well as write: the same handle is mapped afterwards.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(err)?;
+        Ok(Self::File {
+            out: std::io::BufWriter::with_capacity(1 << 20, file),
+            path,
+            width,
+        })
+    }
+
+    fn push(&mut self, id: u32) -> Result<()> {
+        match self {
+            Self::Memory(ids) => {
+                ids.push(id);
+                Ok(())
+            }
+            Self::File { out, path, width } => match *width {
+                1 => out.write_all(&[id as u8]),
+                2 => out.write_all(&(id as u16).to_ne_bytes()),
+                _ => out.write_all(&id.to_ne_bytes()),
+            }
+            .map_err(|error| Error::Write {
+                path: path.clone(),
+                error,
+            }),
+        }
+    }
+
+    /// The ids: in memory as they are, or the file mapped and unlinked.
+    fn finish(self) -> Result<Ids> {
+        let (out, path, width) = match self {
+            Self::Memory(ids) => return Ok(ids),
+            Self::File { out, path, width } => (out, path, width),
+        };
+        let err = |error| Error::Write {
+            path: path.clone(),
+            error,
+        };
+        let file = out.into_inner().map_err(|e| err(e.into_error()))?;
+        file.sync_all().map_err(err)?;
+        // SAFETY: the file is this process's own, written above and never
+        // written again; it is unlinked right after mapping, so no other
+        // process can open it and change the mapped bytes.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(err)?;
+        std::fs::remove_file(&path).map_err(err)?;
+        Ok(Ids::Mapped(Arc::new(MappedIds { map, width })))
+    }
 }
 
 /// A piece of the file: UTF-8 text (char mode, never split inside a char)
@@ -343,6 +455,28 @@ mod tests {
         assert_eq!(got.ids.view().to_vec(), want.ids.view().to_vec());
     }
 
+    /// Ids mapped from a file equal the ids held in memory, at every width,
+    /// and the file is gone once mapped.
+    #[test]
+    fn mapped_ids_equal_the_ids_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let wide: String = (0x100u32..0x100 + 400).filter_map(char::from_u32).collect();
+        for text in ["abcab\ncab".repeat(1000), wide.repeat(30)] {
+            let f = file(text.as_bytes());
+            let spilled = ReadOptions {
+                spill: Spill::Always(dir.path().to_path_buf()),
+                ..plain(VocabMode::Chars)
+            };
+            let (mapped, _) = read(f.path(), &spilled, &mut |_, _| {}).unwrap();
+            let (held, _) = read(f.path(), &plain(VocabMode::Chars), &mut |_, _| {}).unwrap();
+            assert!(mapped.ids.is_mapped() && !held.ids.is_mapped());
+            assert_eq!(mapped.ids.id_width(), held.ids.id_width());
+            assert_eq!(mapped.ids.view().to_vec(), held.ids.view().to_vec());
+            assert_eq!(mapped.ids.bytes(), 0);
+            assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        }
+    }
+
     #[test]
     fn bad_utf8_is_refused_at_its_offset_even_across_pieces() {
         let mut bytes = "a".repeat(PIECE - 1).into_bytes();
@@ -370,6 +504,7 @@ mod tests {
             mode: VocabMode::Chars,
             min_count: 2,
             held_out: [0.1, 0.1],
+            ..ReadOptions::default()
         };
         let (got, report) = read(f.path(), &options, &mut |_, _| {}).unwrap();
         assert_eq!(got.vocab.chars(), &['a', 'b', UNKNOWN]);

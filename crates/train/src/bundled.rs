@@ -72,8 +72,9 @@ pub fn data(data: &Path) -> Result<PathBuf> {
 }
 
 /// `$XDG_CACHE_HOME/charrnn`, else `~/.cache/charrnn`, else the temporary
-/// directory's `charrnn`.
-fn cache_dir() -> PathBuf {
+/// directory's `charrnn`: the bundled corpus's copy, and a text's ids that
+/// do not fit in memory (mapped, and unlinked at once).
+pub fn cache_dir() -> PathBuf {
     let base = std::env::var_os("XDG_CACHE_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)

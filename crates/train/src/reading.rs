@@ -1,7 +1,9 @@
 //! Reading a run's text as a person sees it: a progress bar for a large file
 //! (over [`BAR_FROM`] bytes, on a terminal), then what reading found in one
-//! line each: the time it took, the chars folded by `vocab_min_count`, or a
-//! hint to fold when the text has very many distinct chars.
+//! line each: the time it took (and whether the ids did not fit in memory
+//! and are mapped from a file in the cache directory), the chars folded by
+//! `vocab_min_count`, or a hint to fold when the text has very many
+//! distinct chars.
 
 use std::io::IsTerminal;
 use std::time::Instant;
@@ -9,7 +11,7 @@ use std::time::Instant;
 use anyhow::Result;
 use charrnn::config::TrainConfig;
 use charrnn::data::Text;
-use charrnn::text_file::{self, RARE};
+use charrnn::text_file::{self, RARE, ReadOptions, Spill};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Files larger than this show a progress bar and their reading time.
@@ -34,27 +36,34 @@ pub fn text(config: &TrainConfig) -> Result<Text> {
         bar
     });
     let started = Instant::now();
-    let (text, report) =
-        text_file::read(&config.data, &config.read_options(), &mut |done, total| {
-            if let Some(bar) = &bar {
-                bar.set_length(total);
-                bar.set_position(done);
-            }
-        })?;
+    let options = ReadOptions {
+        spill: Spill::WhenTooBig(crate::bundled::cache_dir()),
+        ..config.read_options()
+    };
+    let (text, report) = text_file::read(&config.data, &options, &mut |done, total| {
+        if let Some(bar) = &bar {
+            bar.set_length(total);
+            bar.set_position(done);
+        }
+    })?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
     let unit = text.vocab.unit();
-    if big {
+    if big || text.ids.is_mapped() {
         eprintln!(
-            "read {} in {:.1} s: {} {unit}s, {} distinct, {} per {unit} in memory",
+            "read {} in {:.1} s: {} {unit}s, {} distinct, {} per {unit} {}",
             config.data.display(),
             started.elapsed().as_secs_f64(),
             report.chars,
             report.distinct,
-            match text.ids.bytes() / text.len().max(1) {
+            match text.ids.id_width() {
                 1 => "1 byte".to_string(),
                 n => format!("{n} bytes"),
+            },
+            match text.ids.is_mapped() {
+                true => "in a memory-mapped file (they do not fit in the memory available)",
+                false => "in memory",
             }
         );
     }
