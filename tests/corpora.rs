@@ -1,11 +1,15 @@
 //! Real corpora as a user meets them, through the `charrnn` binary: rare
 //! chars folded into one unknown symbol (`--vocab-min-count`) and what reads
-//! a folded model (sample, eval, resume), the hint for a text of very many
+//! a folded model (sample, eval, the server, resume), the hint for a text of very many
 //! distinct chars, and evaluations bounded by `--val-max-chars`.
 
 #[path = "common/bin.rs"]
 mod bin;
 mod common;
+#[path = "common/http.rs"]
+mod http;
+#[path = "common/served.rs"]
+mod served;
 
 use std::path::Path;
 use std::process::Output;
@@ -127,6 +131,23 @@ fn rare_chars_fold_into_one_symbol_that_sampling_eval_and_resume_read() {
         "{}",
         stdout(&o)
     );
+
+    // The server scores and primes with unseen chars too.
+    let server = served::Served::start(&dir, &[]);
+    let (code, scored) = server.post(
+        "/api/score",
+        &serde_json::json!({"model": "run", "text": "abba xyz"}).to_string(),
+    );
+    assert_eq!(code, 200, "{scored}");
+    let chars = scored["chars"].as_array().unwrap();
+    assert_eq!(chars.len(), 8);
+    assert_eq!(chars[5]["char"], UNKNOWN.to_string(), "{scored}");
+    let (code, sampled) = server.post(
+        "/api/sample",
+        &serde_json::json!({"model": "run", "prime": "xyz", "length": 5}).to_string(),
+    );
+    assert_eq!(code, 200, "{sampled}");
+    drop(server);
 
     // Resume reads the text the same way, and refuses another min count.
     let o = run(&[
