@@ -592,6 +592,7 @@ fn bundled_configs_and_corpus_work_from_any_directory() {
     let tmp = tempfile::tempdir().unwrap();
     let (cwd, cache) = (tmp.path().join("elsewhere"), tmp.path().join("cache"));
     std::fs::create_dir_all(&cwd).unwrap();
+    std::fs::create_dir_all(tmp.path().join("empty")).unwrap();
     let run = |args: &[&str]| {
         Command::new(BIN)
             .args(args)
@@ -664,6 +665,26 @@ fn bundled_configs_and_corpus_work_from_any_directory() {
     assert!(o.status.success(), "{}", stderr(&o));
     let rows = std::fs::read_to_string(cwd.join("runs/tiny/metrics.csv")).unwrap();
     assert_eq!(rows.lines().count(), 41, "a header and 40 iterations");
+
+    // `charrnn serve` with nothing to serve yet: runs/ is served as runs appear.
+    let mut server = Command::new(BIN)
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .current_dir(tmp.path().join("empty"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(server.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let _ = server.kill();
+    assert!(
+        line.starts_with("listening on http://127.0.0.1:"),
+        "{line:?}"
+    );
+    assert!(tmp.path().join("empty/runs").is_dir());
 
     // A config file in ./configs/ wins over the one compiled in.
     std::fs::create_dir_all(cwd.join("configs")).unwrap();

@@ -13,7 +13,12 @@ use crate::cli::ServeArgs;
 
 pub fn run(a: &ServeArgs) -> Result<i32> {
     let roots = if a.paths.is_empty() {
-        vec![PathBuf::from("runs")]
+        // The runs `charrnn` trains here go to runs/: served even before the
+        // first one starts (each appears as it writes its status).
+        let runs = PathBuf::from("runs");
+        std::fs::create_dir_all(&runs)
+            .with_context(|| format!("cannot create {}", runs.display()))?;
+        vec![runs]
     } else {
         a.paths.clone()
     };
