@@ -680,6 +680,7 @@ fn bundled_configs_and_corpus_work_from_any_directory() {
     )
     .unwrap();
     let _ = server.kill();
+    let _ = server.wait();
     assert!(
         line.starts_with("listening on http://127.0.0.1:"),
         "{line:?}"
