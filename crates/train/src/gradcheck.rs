@@ -16,10 +16,10 @@ use crate::settings;
 const SAMPLES: usize = 12;
 
 pub fn run(args: &TrainArgs) -> Result<i32> {
-    let c = settings::resolve(args)?;
+    let mut c = settings::resolve(args)?;
     backend::use_threads(c.threads)?;
     let device = backend::device(&c.backend, Precision::F64)?;
-    let text = crate::reading::text(&c)?;
+    let text = crate::reading::text(&mut c)?;
     let setup = FirstChunk::new(&c, &text)?;
     println!(
         "gradient check: backend {}, f64, {}, dropout {}, T {}, B {}, first chunk of {}",

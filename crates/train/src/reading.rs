@@ -20,8 +20,11 @@ pub const BAR_FROM: u64 = 50 << 20;
 /// More distinct chars than this, none folded, gets a hint.
 const MANY_DISTINCT: usize = 1000;
 
-/// Reads `config.data` as the config says; reports on stderr.
-pub fn text(config: &TrainConfig) -> Result<Text> {
+/// Reads `config.data` as the config says; reports on stderr. A missing
+/// `tinyshakespeare.txt` becomes the bundled copy's path first (so the run
+/// records a file that exists).
+pub fn text(config: &mut TrainConfig) -> Result<Text> {
+    config.data = crate::bundled::data(&config.data)?;
     let size = std::fs::metadata(&config.data).map_or(0, |m| m.len());
     let big = size > BAR_FROM;
     let bar = (big && std::io::stderr().is_terminal()).then(|| {

@@ -41,14 +41,13 @@ fn resolve(args: &TrainArgs) -> Result<(TrainConfig, Option<Checkpoint>)> {
     let mut config = ck.config.clone();
     settings::apply_flags(&mut config, args)?;
     config.validate()?;
-    config.data = crate::bundled::data(&config.data)?;
     Ok((config, Some(ck)))
 }
 
 /// Builds the trainer from flags (and a checkpoint when resuming).
 pub fn setup(args: &TrainArgs) -> Result<Setup> {
-    let (config, saved) = resolve(args)?;
-    let text = crate::reading::text(&config)?;
+    let (mut config, saved) = resolve(args)?;
+    let text = crate::reading::text(&mut config)?;
     backend::use_threads(config.threads)?;
     let device = &backend::device(&config.backend, config.precision)?.autodiff();
     let trainer = match &saved {

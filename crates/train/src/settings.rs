@@ -52,7 +52,6 @@ pub fn resolve(args: &TrainArgs) -> Result<TrainConfig> {
     };
     apply_flags(&mut c, args)?;
     c.validate()?;
-    c.data = bundled::data(&c.data)?;
     Ok(c)
 }
 
