@@ -26,6 +26,11 @@ pub struct TrainConfig {
     pub clip: f64,
     /// Iterations in total; 0 runs until interrupted, like the original.
     pub iterations: u64,
+    /// A time budget in minutes of wall time (0 = none): the run measures
+    /// its speed on trial iterations and fixes `iterations` to what fits
+    /// (see [`crate::budget`]). Given with `iterations`, the count already
+    /// fixed (a run's own config.toml, a checkpoint) is kept.
+    pub minutes: f64,
     /// Seeds the weights (when not loaded) and the sampler.
     pub seed: u64,
     pub precision: Precision,
@@ -127,6 +132,7 @@ impl Default for TrainConfig {
             learning_rate: 0.1,
             clip: 5.0,
             iterations: 0,
+            minutes: 0.0,
             seed: 1,
             precision: Precision::F32,
             backend: "flex".into(),
@@ -169,13 +175,14 @@ impl Default for TrainConfig {
 }
 
 /// The keys a config file may hold.
-pub const KEYS: [&str; 43] = [
+pub const KEYS: [&str; 44] = [
     "data",
     "hidden_size",
     "seq_length",
     "learning_rate",
     "clip",
     "iterations",
+    "minutes",
     "seed",
     "precision",
     "backend",
@@ -326,7 +333,8 @@ impl TrainConfig {
     }
 
     /// Iterations the run lasts with `per_epoch` iterations an epoch:
-    /// `epochs` when given (rounded up), else `iterations` (0: until stopped).
+    /// `epochs` when given (rounded up), else `iterations` (0: until stopped,
+    /// or, with `minutes`, not fixed yet).
     pub fn total_iterations(&self, per_epoch: u64) -> u64 {
         if self.epochs > 0.0 {
             (self.epochs * per_epoch as f64).ceil() as u64
@@ -432,6 +440,16 @@ impl TrainConfig {
             }
         };
         finite_at_least("epochs", self.epochs, 0.0)?;
+        finite_at_least("minutes", self.minutes, 0.0)?;
+        if self.minutes > 0.0 && self.epochs > 0.0 {
+            return bad(
+                "minutes",
+                format!(
+                    "{} and epochs {} both set the run's length: keep one",
+                    self.minutes, self.epochs
+                ),
+            );
+        }
         finite_at_least("lr_decay_after", self.lr_decay_after, 0.0)?;
         if !(self.lr_decay > 0.0 && self.lr_decay <= 1.0) {
             return bad("lr_decay", format!("{} (must be in (0, 1])", self.lr_decay));
@@ -448,10 +466,14 @@ impl TrainConfig {
                 format!("{} (must be in [0, 1])", self.final_lr_fraction),
             );
         }
-        if self.lr_schedule == ScheduleKind::Cosine && self.iterations == 0 && self.epochs == 0.0 {
+        if self.lr_schedule == ScheduleKind::Cosine
+            && self.iterations == 0
+            && self.epochs == 0.0
+            && self.minutes == 0.0
+        {
             return bad(
                 "lr_schedule",
-                "cosine needs a length: set iterations or epochs".into(),
+                "cosine needs a length: set iterations, epochs or minutes".into(),
             );
         }
         if self.patience > 0 && self.val_fraction == 0.0 {

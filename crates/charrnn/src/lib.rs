@@ -24,6 +24,7 @@
 //!   G = gate blocks per cell (1 tanh RNN, 3 GRU, 4 LSTM).
 
 pub mod backward;
+pub mod budget;
 pub mod checkpoint;
 pub mod config;
 pub mod data;

@@ -16,6 +16,7 @@ use burn::tensor::Device;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::budget::Speed;
 use crate::checkpoint::Checkpoint;
 use crate::config::TrainConfig;
 use crate::data::{Chunk, Streams, Text, Vocab};
@@ -197,6 +198,67 @@ impl Trainer {
         self.schedule.lr(self.progress.iter)
     }
 
+    /// Whether the run's length is still to be fixed from `minutes` (a
+    /// fresh run whose `iterations` are not set).
+    pub fn needs_budget(&self) -> bool {
+        self.config.minutes > 0.0 && self.config.iterations == 0 && self.progress.iter == 0
+    }
+
+    /// Times this run on this machine: one untimed warm-up iteration (first
+    /// allocations, the thread pool), then iterations until at least
+    /// `MIN_TRIALS` and `TRIAL_SECONDS` (at most `MAX_TRIALS`), one
+    /// evaluation and one sample; then puts the run back exactly as it was
+    /// (through its own checkpoint, the path `--resume` takes), so the trials
+    /// leave no trace in the weights, the optimizer, the data pointer or any
+    /// generator.
+    pub fn measure(&mut self) -> Result<Speed> {
+        const MIN_TRIALS: u64 = 3;
+        const MAX_TRIALS: u64 = 1000;
+        const TRIAL_SECONDS: f64 = 2.0;
+        let snapshot = self.checkpoint()?;
+        self.step(None)?;
+        let started = std::time::Instant::now();
+        let mut trials = 0;
+        while trials < MIN_TRIALS
+            || (started.elapsed().as_secs_f64() < TRIAL_SECONDS && trials < MAX_TRIALS)
+        {
+            self.step(None)?;
+            trials += 1;
+        }
+        let iteration = started.elapsed().as_secs_f64() / trials as f64;
+        let timed = |f: &mut dyn FnMut()| {
+            let t = std::time::Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        };
+        let sample = match self.config.sample_every {
+            0 => 0.0,
+            _ => timed(&mut || {
+                let chunk = self.streams.chunk(self.text.ids.view(), 0);
+                self.sample_before(chunk.inputs[0], self.config.sample_length);
+            }),
+        };
+        let evaluation = match self.validates() {
+            true => timed(&mut || {
+                self.validation_loss();
+            }),
+            false => 0.0,
+        };
+        *self = Self::resume(&snapshot, &self.config, &self.text, &self.device)?;
+        Ok(Speed {
+            iteration,
+            trials,
+            evaluation,
+            sample,
+        })
+    }
+
+    /// Fixes the run's length to `iterations` (from its time budget).
+    pub fn fix_iterations(&mut self, iterations: u64) {
+        self.config.iterations = iterations;
+        self.schedule = Schedule::new(&self.config, &self.streams);
+    }
+
     /// Whether early stopping ends the run: `patience` evaluations in a row
     /// without a new best validation loss.
     pub fn out_of_patience(&self) -> bool {
@@ -256,20 +318,8 @@ impl Trainer {
     /// loss stops before the update, so the model stays the last good one.
     pub fn step(&mut self, sample_length: Option<usize>) -> Result<Step> {
         let chunk = self.next_chunk();
+        let sampled = sample_length.map(|n| self.sample_before(chunk.inputs[0], n));
         let model = self.model.take().expect("model present");
-        let sampled = sample_length.map(|n| {
-            let plain = model.valid();
-            let state0 = self.progress.state.stream(0).detach().without_autodiff();
-            sample(
-                &plain,
-                state0,
-                chunk.inputs[0],
-                n,
-                1.0,
-                &mut self.progress.rng,
-                |_| true,
-            )
-        });
         let spec = model.spec();
         let masks = self.progress.dropout.masks(
             spec.layers,
@@ -311,19 +361,41 @@ impl Trainer {
         Ok(step)
     }
 
+    /// `n` chars sampled from stream 0's hidden state, seeded with `first`
+    /// (the original's sample every 100 iterations), drawn with the run's
+    /// sampler.
+    fn sample_before(&mut self, first: u32, n: usize) -> Vec<u32> {
+        let plain = self.model().valid();
+        let state0 = self.progress.state.stream(0).detach().without_autodiff();
+        sample(
+            &plain,
+            state0,
+            first,
+            n,
+            1.0,
+            &mut self.progress.rng,
+            |_| true,
+        )
+    }
+
+    /// The model's loss on the validation split as an evaluation reads it
+    /// (None without one).
+    fn validation_loss(&self) -> Option<Loss> {
+        let range = self.validation_range()?;
+        let c = &self.config;
+        Some(evaluate(
+            &self.model().valid(),
+            self.text.ids.view().slice(range),
+            c.batch_size,
+            c.seq_length,
+        ))
+    }
+
     /// Evaluates the model on the validation split (None without one) and
     /// closes the evaluation period: the training loss since the last one,
     /// and whether this is the best validation loss so far.
     pub fn validate(&mut self) -> Option<Validation> {
-        let range = self.validation_range()?;
-        let c = &self.config;
-        let plain = self.model().valid();
-        let loss = evaluate(
-            &plain,
-            self.text.ids.view().slice(range),
-            c.batch_size,
-            c.seq_length,
-        );
+        let loss = self.validation_loss()?;
         let (train, is_best) = self.eval.close(loss.nats_per_char(), self.progress.iter);
         Some(Validation {
             train,

@@ -173,8 +173,11 @@ pub struct TrainArgs {
     #[command(flatten)]
     pub optim: OptimArgs,
     /// Iterations in total; 0 trains until Ctrl-C [default: 0]
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_negative_numbers = true, conflicts_with = "minutes")]
     pub iterations: Option<u64>,
+    /// Train for this many minutes of wall time, evaluations and checkpoints included: trial iterations measure this machine and fix --iterations to what fits [default: 0, use --iterations]
+    #[arg(long, allow_negative_numbers = true, conflicts_with = "epochs")]
+    pub minutes: Option<f64>,
     /// Where config.toml, metrics.csv, checkpoints and weights go [default: runs/<config name>]
     #[arg(long)]
     pub out_dir: Option<PathBuf>,

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use charrnn::budget;
 use charrnn::checkpoint::{self, Checkpoint};
 use charrnn::config::TrainConfig;
 use charrnn::fsutil::write_atomic;
@@ -28,6 +29,8 @@ pub const INTERRUPTED: i32 = 130;
 pub struct Setup {
     pub trainer: Trainer,
     pub resumed_from: Option<u64>,
+    /// When this process began setting the run up (a time budget counts from it).
+    pub began: Instant,
 }
 
 /// The configuration (defaults, config file, flags; or a checkpoint's with
@@ -46,6 +49,7 @@ fn resolve(args: &TrainArgs) -> Result<(TrainConfig, Option<Checkpoint>)> {
 
 /// Builds the trainer from flags (and a checkpoint when resuming).
 pub fn setup(args: &TrainArgs) -> Result<Setup> {
+    let began = Instant::now();
     let (mut config, saved) = resolve(args)?;
     let text = crate::reading::text(&mut config)?;
     backend::use_threads(config.threads)?;
@@ -57,6 +61,7 @@ pub fn setup(args: &TrainArgs) -> Result<Setup> {
     Ok(Setup {
         trainer,
         resumed_from: saved.map(|ck| ck.iter),
+        began,
     })
 }
 
@@ -249,7 +254,65 @@ pub fn train(args: &TrainArgs) -> Result<i32> {
     let mut out = Outputs::open(args, &s)?;
     let interrupted = interrupt_flag()?;
     header(&s, &out.dir);
-    backend::on_pool(|| train_loop(&mut s, &mut out, &interrupted))
+    backend::on_pool(|| {
+        if s.trainer.needs_budget() {
+            fix_budget(&mut s.trainer, &mut out, s.began)?;
+        }
+        train_loop(&mut s, &mut out, &interrupted)
+    })
+}
+
+/// A `minutes` run: times trial iterations, an evaluation, a sample and a
+/// checkpoint (written at iteration 0, so an interrupted run can resume
+/// from the start), then fixes the iterations that fit in what is
+/// left of the budget, says so in one line and records the count in the
+/// run's config.toml (and so in every checkpoint).
+fn fix_budget(trainer: &mut Trainer, out: &mut Outputs, began: Instant) -> Result<()> {
+    let speed = trainer.measure()?;
+    let c = trainer.config();
+    if budget::fit(c.minutes, s_since(began), &speed, 0.0, &budget::Cadence::NEVER).is_none() {
+        bail!(
+            "minutes {}: not one iteration fits (reading the text and timing {} trial iterations took {:.1} s; one iteration takes {:.3} s)",
+            c.minutes,
+            speed.trials + 1,
+            s_since(began),
+            speed.iteration
+        );
+    }
+    let t = Instant::now();
+    out.save(trainer)?;
+    let save_s = s_since(t);
+    let c = trainer.config();
+    let every = budget::Cadence {
+        eval_every: if trainer.validates() { c.eval_every } else { 0 },
+        checkpoint_every: c.checkpoint_every,
+        sample_every: c.sample_every,
+    };
+    let spent = s_since(began);
+    let Some(n) = budget::fit(c.minutes, spent, &speed, save_s, &every) else {
+        bail!(
+            "minutes {}: not one iteration fits beside the evaluations and checkpoints (one iteration takes {:.3} s, a checkpoint {save_s:.3} s, an evaluation {:.3} s)",
+            c.minutes,
+            speed.iteration,
+            speed.evaluation
+        );
+    };
+    let minutes = c.minutes;
+    trainer.fix_iterations(n);
+    println!(
+        "{} (timed on {} trial iterations, then started over; {spent:.1} s of the budget spent before the first)",
+        budget::describe(minutes, n, &speed),
+        speed.trials + 1
+    );
+    write_atomic(
+        &out.dir.join("config.toml"),
+        trainer.config().to_toml().as_bytes(),
+    )?;
+    Ok(())
+}
+
+fn s_since(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64()
 }
 
 /// Steps until the configured iterations or epochs (or early stopping, or
@@ -315,8 +378,15 @@ fn train_loop(s: &mut Setup, out: &mut Outputs, interrupted: &AtomicBool) -> Res
     status.write(&s.trainer, end)?;
     bar.iter().for_each(ProgressBar::finish);
     let iters = (s.trainer.progress.iter - first_iter).max(1);
+    let minutes = match (c.minutes, s.resumed_from) {
+        (0.0, _) | (_, Some(_)) => String::new(),
+        (m, None) => format!(
+            " ({:.1} of the budget's {m} minutes)",
+            s.began.elapsed().as_secs_f64() / 60.0
+        ),
+    };
     println!(
-        "done: {} iterations ({:.2} epochs), smooth loss {:.6}, {:.3} ms/iter; weights in {}",
+        "done: {} iterations ({:.2} epochs), smooth loss {:.6}, {:.3} ms/iter{minutes}; weights in {}",
         s.trainer.progress.iter,
         s.trainer.epoch(),
         s.trainer.progress.smooth_loss,

@@ -71,6 +71,17 @@ pub fn apply_flags(c: &mut TrainConfig, a: &TrainArgs) -> Result<()> {
     if m.forget_bias.is_some() {
         c.forget_bias = m.forget_bias;
     }
+    // One length wins: a flag's over the config's (a budget already fixed
+    // to iterations, as a run's own config holds it, is kept for the same
+    // minutes).
+    if a.iterations.is_some() || a.epochs.is_some() {
+        c.minutes = 0.0;
+    }
+    if let Some(m) = a.minutes
+        && m != c.minutes
+    {
+        (c.minutes, c.iterations, c.epochs) = (m, 0, 0.0);
+    }
     set!(a => iterations, sample_every, sample_length, print_every, checkpoint_every);
     set!(a => val_fraction, eval_every, patience, test_fraction, epochs, lr_schedule);
     set!(a => val_max_chars);
@@ -106,6 +117,18 @@ pub fn refuse_conflicts(saved: &TrainConfig, a: &TrainArgs) -> Result<()> {
     same!(o: rmsprop_alpha => "rmsprop-alpha", rmsprop_momentum => "rmsprop-momentum");
     same!(o: weight_decay => "weight-decay");
     same!(a: val_fraction => "val-fraction", test_fraction => "test-fraction");
+    if let Some(m) = a.minutes
+        && m != saved.minutes
+    {
+        conflicts.push(format!(
+            "--minutes {m} (the checkpoint's length is fixed: {} iterations{}; lengthen it with --iterations)",
+            saved.iterations,
+            match saved.minutes {
+                0.0 => String::new(),
+                m => format!(" from {m} minutes"),
+            }
+        ));
+    }
     if m.init_weights.is_some() {
         conflicts.push("--init-weights (a resumed run continues from its checkpoint)".into());
     }
