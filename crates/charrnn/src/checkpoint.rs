@@ -5,7 +5,8 @@
 //!           PyTorch's names otherwise; the run's precision), the carried
 //!           state (`h` for the original; `h_l{k}`, `c_l{k}` per layer),
 //!           `optimizer` (u8: Burn's burnpack bytes of the ModuleOptimizer,
-//!           i.e. Adagrad's memories, Adam's moments, RMSprop's averages)
+//!           i.e. Adagrad's memories, Adam's moments, RMSprop's averages),
+//!           with `ema`: the averaged weights, `average/<name>` each
 //! metadata  vocab, iter, p, smooth_loss, rng (the sampler's ChaCha state),
 //!           dropout_rng (the masks' generator), config (the resolved TOML),
 //!           precision, backend, format
@@ -50,7 +51,12 @@ pub struct Checkpoint {
     pub eval: EvalProgress,
     /// The optimizer state as burnpack bytes.
     pub optimizer: Vec<u8>,
+    /// The averaged weights (with `ema`), named as `weights` are.
+    pub average: Option<NamedWeights>,
 }
+
+/// The averaged weights' tensor names: `average/<name>`.
+const AVERAGE: &str = "average/";
 
 /// `path` itself if it is a file, else `<path>/checkpoint.safetensors`.
 pub fn file_in(path: &Path) -> PathBuf {
@@ -106,12 +112,19 @@ impl Checkpoint {
         meta.insert("precision".into(), self.precision().name().into());
         meta.insert("backend".into(), self.backend.clone());
         let state_names = self.spec().state_names();
+        let average_names: Vec<(String, &TensorData)> = self
+            .average
+            .iter()
+            .flat_map(|w| w.named())
+            .map(|(name, d)| (format!("{AVERAGE}{name}"), d))
+            .collect();
         let mut views: Vec<(&str, TensorView<'_>)> = Vec::new();
         let tensors = self
             .weights
             .named()
             .into_iter()
-            .chain(state_names.iter().map(String::as_str).zip(&self.state));
+            .chain(state_names.iter().map(String::as_str).zip(&self.state))
+            .chain(average_names.iter().map(|(n, d)| (n.as_str(), *d)));
         for (name, d) in tensors {
             let v =
                 TensorView::new(float(d), d.shape().to_vec(), d.as_bytes()).expect("shape matches");
@@ -203,6 +216,19 @@ impl Checkpoint {
         let weights = NamedWeights::new(weights);
         layout::check(&weights, &spec)?;
         crate::weights::check_finite(&weights)?;
+        let average = match config.ema > 0.0 {
+            true => {
+                let mut average = Vec::new();
+                for p in params::table(&spec) {
+                    average.push((p.name.clone(), read(&format!("{AVERAGE}{}", p.name))?));
+                }
+                let average = NamedWeights::new(average);
+                layout::check(&average, &spec)?;
+                crate::weights::check_finite(&average)?;
+                Some(average)
+            }
+            false => None,
+        };
         let dtype = weights.tensors[0].1.dtype();
         let mut state = Vec::new();
         for name in spec.state_names() {
@@ -243,6 +269,7 @@ impl Checkpoint {
                 None => EvalProgress::default(),
             },
             optimizer: optimizer.data().to_vec(),
+            average,
             config,
         })
     }
@@ -271,6 +298,7 @@ mod tests {
             config: TrainConfig {
                 batch_size: 2,
                 hidden_size: 4,
+                ema: 0.9,
                 ..Default::default()
             },
             backend: "flex".into(),
@@ -288,6 +316,7 @@ mod tests {
             },
             rng,
             optimizer: vec![1, 2, 3, 250],
+            average: Some(layout::random(&spec, 10, precision)),
         }
     }
 
@@ -310,6 +339,8 @@ mod tests {
             assert_eq!(back.dropout_rng, ck.dropout_rng);
             assert_eq!(back.eval, ck.eval);
             assert_eq!(back.optimizer, ck.optimizer);
+            assert_eq!(back.average, ck.average);
+            assert_ne!(back.average.as_ref(), Some(&back.weights));
             assert_eq!(
                 (back.backend.as_str(), back.precision()),
                 ("flex", precision)

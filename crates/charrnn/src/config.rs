@@ -97,6 +97,10 @@ pub struct TrainConfig {
     pub forget_bias: Option<f64>,
     /// Adam only: decoupled weight decay (AdamW), p ← p·(1 − lr·weight_decay) each step.
     pub weight_decay: f64,
+    /// Weight averaging: the evaluated and saved model is an exponential
+    /// moving average of the weights with this decay (0 = off; see
+    /// [`crate::average`]).
+    pub ema: f64,
     /// chars (a UTF-8 text's) or bytes (any file's).
     pub vocab: VocabMode,
     /// Chars seen fewer than this many times in the training part are
@@ -167,6 +171,7 @@ impl Default for TrainConfig {
             init_scale: 0.08,
             forget_bias: None,
             weight_decay: 0.0,
+            ema: 0.0,
             vocab: VocabMode::Chars,
             vocab_min_count: 0,
             val_max_chars: 1_000_000,
@@ -175,7 +180,7 @@ impl Default for TrainConfig {
 }
 
 /// The keys a config file may hold.
-pub const KEYS: [&str; 44] = [
+pub const KEYS: [&str; 45] = [
     "data",
     "hidden_size",
     "seq_length",
@@ -217,6 +222,7 @@ pub const KEYS: [&str; 44] = [
     "init_scale",
     "forget_bias",
     "weight_decay",
+    "ema",
     "vocab",
     "vocab_min_count",
     "val_max_chars",
@@ -495,6 +501,9 @@ impl TrainConfig {
             );
         }
         finite_at_least("weight_decay", self.weight_decay, 0.0)?;
+        if !(0.0..1.0).contains(&self.ema) {
+            return bad("ema", format!("{} (must be in [0, 1); 0 is off)", self.ema));
+        }
         if self.weight_decay > 0.0 && self.optimizer != OptimizerKind::Adam {
             return bad(
                 "weight_decay",

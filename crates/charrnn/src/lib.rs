@@ -23,6 +23,7 @@
 //!   B = parallel streams (batch size; 1 is the original), L = layers,
 //!   G = gate blocks per cell (1 tanh RNN, 3 GRU, 4 LSTM).
 
+pub mod average;
 pub mod backward;
 pub mod budget;
 pub mod checkpoint;

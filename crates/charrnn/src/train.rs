@@ -16,6 +16,7 @@ use burn::tensor::Device;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::average::Average;
 use crate::budget::Speed;
 use crate::checkpoint::Checkpoint;
 use crate::config::TrainConfig;
@@ -77,6 +78,8 @@ pub struct Trainer {
     schedule: Schedule,
     pub eval: EvalProgress,
     device: Device,
+    /// With `ema`: the averaged weights, the model evaluated and saved.
+    average: Option<Average>,
 }
 
 impl Trainer {
@@ -113,7 +116,9 @@ impl Trainer {
             rng: ChaCha8Rng::seed_from_u64(config.seed),
             dropout: Dropout::new(config.dropout, config.seed),
         };
+        let average = (config.ema > 0.0).then(|| Average::new(config.ema, &model));
         Ok(Self {
+            average,
             model: Some(model),
             optim: config.optimizer_settings().init(),
             progress,
@@ -157,6 +162,10 @@ impl Trainer {
             dropout: ck.dropout(),
         };
         trainer.eval = ck.eval.clone();
+        if let (Some(average), Some(w)) = (&mut trainer.average, &ck.average) {
+            let plain = device.clone().without_autodiff();
+            average.network = Network::load(&spec, w, &plain).map_err(|p| p.in_checkpoint(at()))?;
+        }
         Ok(trainer)
     }
 
@@ -344,6 +353,9 @@ impl Trainer {
         }
         let lr = self.schedule.lr(self.progress.iter);
         self.model = Some(self.optim.step(lr, model, grads));
+        if let Some(average) = &mut self.average {
+            average.update(self.model.as_ref().expect("just stepped"), self.progress.iter);
+        }
         let pr = &mut self.progress;
         pr.state = state.detach();
         pr.smooth_loss = pr.smooth_loss * 0.999 + loss * 0.001;
@@ -384,11 +396,26 @@ impl Trainer {
         let range = self.validation_range()?;
         let c = &self.config;
         Some(evaluate(
-            &self.model().valid(),
+            &self.evaluated(),
             self.text.ids.view().slice(range),
             c.batch_size,
             c.seq_length,
         ))
+    }
+
+    /// The model the run evaluates and hands out (plain device): the
+    /// averaged weights with `ema`, else the trained ones.
+    fn evaluated(&self) -> Network {
+        match &self.average {
+            Some(a) => a.network.clone(),
+            None => self.model().valid(),
+        }
+    }
+
+    /// The weights of [`Trainer::evaluated`]'s model, by name: what
+    /// best.safetensors and weights.safetensors hold.
+    pub fn evaluated_weights(&self) -> NamedWeights {
+        self.evaluated().to_weights()
     }
 
     /// Evaluates the model on the validation split (None without one) and
@@ -425,6 +452,7 @@ impl Trainer {
             dropout_rng: pr.dropout.rng.clone(),
             eval: self.eval.clone(),
             optimizer,
+            average: self.average.as_ref().map(|a| a.network.to_weights()),
         })
     }
 }

@@ -164,6 +164,9 @@ pub struct OptimArgs {
     /// Adam only: decoupled weight decay (AdamW) [default: 0]
     #[arg(long, allow_negative_numbers = true)]
     pub weight_decay: Option<f64>,
+    /// Evaluate and save an exponential moving average of the weights with this decay (e.g. 0.999); 0 off [default: 0]
+    #[arg(long, allow_negative_numbers = true)]
+    pub ema: Option<f64>,
 }
 
 #[derive(Args, Debug, Default, Clone)]

@@ -128,7 +128,11 @@ impl Outputs {
         let ck = trainer.checkpoint()?;
         ck.save(&self.dir)?;
         let weights = self.dir.join("weights.safetensors");
-        charrnn::weights::save(&weights, &ck.weights, trainer.vocab())?;
+        let evaluated = match &ck.average {
+            Some(average) => average,
+            None => &ck.weights,
+        };
+        charrnn::weights::save(&weights, evaluated, trainer.vocab())?;
         Ok(charrnn::plot::write(
             &self.dir,
             trainer.config().seq_length,
@@ -143,7 +147,7 @@ impl Outputs {
         let (which, weights) = if trainer.validates() && best.exists() {
             ("best", charrnn::weights::load(&best)?.1)
         } else {
-            ("last", trainer.model().to_weights())
+            ("last", trainer.evaluated_weights())
         };
         let Some(loss) = trainer.test_loss(&weights)? else {
             return Ok(());
@@ -189,7 +193,7 @@ impl Outputs {
         evals.eval_row(done, v.train, val, v.loss.chars)?;
         evals.flush()?;
         if v.is_best {
-            let w = trainer.model().to_weights();
+            let w = trainer.evaluated_weights();
             charrnn::weights::save(&self.dir.join("best.safetensors"), &w, trainer.vocab())?;
         }
         self.metrics.flush()?;

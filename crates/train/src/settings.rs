@@ -66,7 +66,7 @@ pub fn apply_flags(c: &mut TrainConfig, a: &TrainArgs) -> Result<()> {
         c.backend = b.name().into();
     }
     set!(o => learning_rate, clip, precision, optimizer, epsilon);
-    set!(o => adam_beta1, adam_beta2, rmsprop_alpha, rmsprop_momentum, weight_decay);
+    set!(o => adam_beta1, adam_beta2, rmsprop_alpha, rmsprop_momentum, weight_decay, ema);
     set!(m => init, init_scale, vocab, vocab_min_count);
     if m.forget_bias.is_some() {
         c.forget_bias = m.forget_bias;
@@ -115,7 +115,7 @@ pub fn refuse_conflicts(saved: &TrainConfig, a: &TrainArgs) -> Result<()> {
     same!(o: optimizer => "optimizer", epsilon => "epsilon");
     same!(o: adam_beta1 => "adam-beta1", adam_beta2 => "adam-beta2");
     same!(o: rmsprop_alpha => "rmsprop-alpha", rmsprop_momentum => "rmsprop-momentum");
-    same!(o: weight_decay => "weight-decay");
+    same!(o: weight_decay => "weight-decay", ema => "ema");
     same!(a: val_fraction => "val-fraction", test_fraction => "test-fraction");
     if let Some(m) = a.minutes
         && m != saved.minutes
