@@ -59,7 +59,12 @@ fn the_average_follows_its_formula_and_leaves_training_alone() {
     let dir = tmp.path().join("averaged");
     let o = run(
         &dir,
-        &["--iterations", &steps.to_string(), "--ema", &ema.to_string()],
+        &[
+            "--iterations",
+            &steps.to_string(),
+            "--ema",
+            &ema.to_string(),
+        ],
     );
     assert_ok(&o, "averaged");
     let got = weights(&dir.join("weights.safetensors"));
@@ -81,7 +86,14 @@ fn the_average_follows_its_formula_and_leaves_training_alone() {
 fn an_averaging_run_resumes_exactly_and_refuses_another_decay() {
     let tmp = tempfile::tempdir().unwrap();
     let (straight, resumed) = (tmp.path().join("straight"), tmp.path().join("resumed"));
-    let common = ["--ema", "0.9", "--val-fraction", "0.2", "--eval-every", "10"];
+    let common = [
+        "--ema",
+        "0.9",
+        "--val-fraction",
+        "0.2",
+        "--eval-every",
+        "10",
+    ];
     let with = |n: &'static str| [&["--iterations", n][..], &common[..]].concat();
     assert_ok(&run(&straight, &with("40")), "straight");
     assert_ok(&run(&resumed, &with("20")), "first half");

@@ -131,8 +131,7 @@ fn an_interrupted_budget_run_resumes_to_the_same_count_exactly() {
     // The checkpoint written at iteration 0, then rows past the trials.
     let ck = run_dir.join("checkpoint.safetensors");
     let rows = || {
-        std::fs::read_to_string(run_dir.join("metrics.csv"))
-            .map_or(0, |t| t.matches('\n').count())
+        std::fs::read_to_string(run_dir.join("metrics.csv")).map_or(0, |t| t.matches('\n').count())
     };
     while !(ck.exists() && rows() > 50) {
         std::thread::sleep(std::time::Duration::from_millis(20));
@@ -146,7 +145,10 @@ fn an_interrupted_budget_run_resumes_to_the_same_count_exactly() {
     // Another budget cannot be given to a run whose length is fixed.
     let dir = run_dir.display().to_string();
     let o = bin::run(&["--resume", &dir, "--minutes", "1"]);
-    assert_refused(&o, &["--minutes 1", &format!("{n} iterations from 0.05 minutes")]);
+    assert_refused(
+        &o,
+        &["--minutes 1", &format!("{n} iterations from 0.05 minutes")],
+    );
 
     let o = bin::run(&["--resume", &dir, "--print-every", "0"]);
     assert_ok(&o, "resuming the budget run");

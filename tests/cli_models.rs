@@ -180,6 +180,59 @@ fn lstm_with_dropout_and_adam_resumes_exactly() {
     }
 }
 
+/// A GRU with weight drop (the masks drawn after dropout's, from the same
+/// generator the checkpoint keeps) and weight averaging, on two shards:
+/// straight and resumed runs are byte-identical, and the weight drop is on.
+#[test]
+fn gru_with_weight_drop_and_averaging_resumes_exactly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b, c) = (
+        tmp.path().join("a"),
+        tmp.path().join("b"),
+        tmp.path().join("c"),
+    );
+    let flags = |iters: &'static str, weight_drop: &'static str| {
+        vec![
+            "--model",
+            "gru",
+            "--layers",
+            "2",
+            "--hidden-size",
+            "24",
+            "--dropout",
+            "0.2",
+            "--weight-drop",
+            weight_drop,
+            "--ema",
+            "0.9",
+            "--optimizer",
+            "adam",
+            "--learning-rate",
+            "0.003",
+            "--batch-size",
+            "4",
+            "--threads",
+            "2",
+            "--seq-length",
+            "12",
+            "--iterations",
+            iters,
+        ]
+    };
+    assert!(run_model("gru", &a, &flags("60", "0.3")).status.success());
+    assert!(run_model("gru", &b, &flags("30", "0.3")).status.success());
+    let o = bin::resume_to(&b, "60");
+    assert!(o.status.success(), "{}", stderr(&o));
+    bin::assert_same_files(
+        &a,
+        &b,
+        &["metrics.csv", "weights.safetensors"],
+        "weight drop",
+    );
+    assert!(run_model("gru", &c, &flags("60", "0")).status.success());
+    assert_ne!(losses(&a), losses(&c), "weight drop changed nothing");
+}
+
 /// `charrnn sample` from a run directory, a checkpoint file and a weights file,
 /// for each model; the same seed gives the same text from each.
 #[test]

@@ -48,6 +48,7 @@ fn on_original<T>(
         chunk,
         state: &state,
         masks: None,
+        weight_masks: None,
     };
     f(&original(v, h), &w.to_named(), &case)
 }

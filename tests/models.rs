@@ -64,6 +64,7 @@ fn check_kind(kind: ModelKind) {
             chunk: &chunk,
             state: &state,
             masks: None,
+            weight_masks: None,
         };
         for (backend, device) in backends() {
             let rows = gradcheck::check(&spec, &w, &case, 6, case_no as u64, &device);
@@ -118,6 +119,7 @@ fn dropout_gradients_match_finite_differences_with_the_same_mask() {
                 chunk: &chunk,
                 state: &state,
                 masks: Some(&masks),
+                weight_masks: None,
             };
             let rows = gradcheck::check(&spec, &w, &case, 6, 1, &device);
             assert_passes(
@@ -132,6 +134,100 @@ fn dropout_gradients_match_finite_differences_with_the_same_mask() {
             let (with, _, _) = gradcheck::autodiff(&spec, &w, &case, &device);
             let (without, _, _) = gradcheck::autodiff(&spec, &w, &plain, &device);
             assert!((with - without).abs() > 1e-6, "{with} vs {without}");
+        }
+    }
+}
+
+/// With weight drop (DropConnect on W_hh): the gradients against finite
+/// differences with the same weight masks, for every kind, output dropout
+/// on too for the 2-layer ones; and against the identity it rests on: the
+/// loss equals the plain network's with W_hh replaced by W_hh ⊙ M, and
+/// W_hh's gradient is M ⊙ that network's (every other gradient equal).
+#[test]
+fn weight_drop_gradients_match_finite_differences_and_the_masked_network() {
+    let mut rng = ChaCha8Rng::seed_from_u64(78);
+    for (kind, layers) in [
+        (ModelKind::Lstm, 2),
+        (ModelKind::Gru, 2),
+        (ModelKind::Rnn, 2),
+        (ModelKind::Rnn, 1),
+    ] {
+        let spec = ModelSpec::new(kind, layers, 6, 5);
+        let (t, b) = (3, 2);
+        let w = layout::random(&spec, 4, Precision::F64);
+        let chunk = random_chunk(spec.vocab, t, b, &mut rng);
+        let state = random_state(&spec, b, &mut rng);
+        let mut dropout = Dropout::new(if layers > 1 { 0.3 } else { 0.0 }, 6);
+        let masks = dropout.mask_data(layers, t * b, spec.hidden, Precision::F64);
+        let shape = [spec.hidden, kind.gates() * spec.hidden];
+        let weight_masks = dropout
+            .weight_mask_data(0.4, layers, shape, Precision::F64)
+            .unwrap();
+        let case = Case {
+            chunk: &chunk,
+            state: &state,
+            masks: masks.as_deref(),
+            weight_masks: Some(&weight_masks),
+        };
+        // The masked network: W_hh ⊙ M in the weights' file layout (W_hh, not
+        // its transpose), no weight masks.
+        let mut masked = w.clone();
+        let recurrent: Vec<usize> = (0..masked.tensors.len())
+            .filter(|&i| {
+                let n = &masked.tensors[i].0;
+                n.contains("weight_hh") || n == "Whh"
+            })
+            .collect();
+        assert_eq!(recurrent.len(), layers);
+        let file_mask = |k: usize| -> Vec<f64> {
+            // [H, G·H] (W_hhᵀ's layout) to the file's [G·H, H].
+            let m = values(&weight_masks[k]);
+            let (h, gh) = (shape[0], shape[1]);
+            (0..gh * h).map(|i| m[(i % h) * gh + i / h]).collect()
+        };
+        for (k, &i) in recurrent.iter().enumerate() {
+            let d = &mut masked.tensors[i].1;
+            let v: Vec<f64> = values(d)
+                .iter()
+                .zip(file_mask(k))
+                .map(|(x, m)| x * m)
+                .collect();
+            *d = TensorData::new(v, d.shape().clone());
+        }
+        let plain = Case {
+            weight_masks: None,
+            ..case
+        };
+        for (backend, device) in backends() {
+            let what = format!("{backend}: {} weight drop 0.4", spec.describe());
+            let rows = gradcheck::check(&spec, &w, &case, 6, 1, &device);
+            assert_passes(&rows, &what);
+            let (loss, grads, _) = gradcheck::autodiff(&spec, &w, &case, &device);
+            let (loss_m, grads_m, _) = gradcheck::autodiff(&spec, &masked, &plain, &device);
+            assert!(
+                (loss - loss_m).abs() <= 1e-12 * loss.abs(),
+                "{what}: {loss} vs {loss_m}"
+            );
+            for (i, ((name, g), (_, gm))) in
+                grads.named().into_iter().zip(grads_m.named()).enumerate()
+            {
+                let want: Vec<f64> = match recurrent.iter().position(|&r| r == i) {
+                    Some(k) => values(gm)
+                        .iter()
+                        .zip(file_mask(k))
+                        .map(|(x, m)| x * m)
+                        .collect(),
+                    None => values(gm),
+                };
+                let diff = max_abs_diff(&values(g), &want);
+                println!("{what}: {name} max |grad − masked network's| = {diff:.1e}");
+                assert!(diff <= 1e-12, "{what}: {name} {diff}");
+            }
+            let (without, _, _) = gradcheck::autodiff(&spec, &w, &plain, &device);
+            assert!(
+                (loss - without).abs() > 1e-6,
+                "the masks matter: {loss} vs {without}"
+            );
         }
     }
 }
@@ -175,6 +271,7 @@ fn char_rnn_init_and_forget_bias() {
         chunk: &chunk,
         state: &state,
         masks: None,
+        weight_masks: None,
     };
     for (name, device) in backends() {
         let rows = gradcheck::check(&spec, &w, &case, 6, 1, &device);

@@ -95,6 +95,7 @@ fn first_chunk_matches(model: &str) {
         chunk: &chunk,
         state: &state,
         masks: None,
+        weight_masks: None,
     };
     for (backend, device) in backends() {
         let (loss, grads, _) = gradcheck::autodiff(&f.spec, &f.init, &case, &device);

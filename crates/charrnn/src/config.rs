@@ -57,6 +57,10 @@ pub struct TrainConfig {
     pub layers: usize,
     /// Probability of dropping each unit of each layer's output while training.
     pub dropout: f64,
+    /// Weight drop (DropConnect on each layer's recurrent weights W_hh, as in
+    /// AWD-LSTM): each weight dropped with this probability for a whole
+    /// iteration, the same mask for every stream and step; 0 = off.
+    pub weight_drop: f64,
     /// adagrad (the original's), sgd, rmsprop or adam.
     pub optimizer: OptimizerKind,
     /// Adam's β₁ and β₂.
@@ -150,6 +154,7 @@ impl Default for TrainConfig {
             model: ModelKind::Rnn,
             layers: 1,
             dropout: 0.0,
+            weight_drop: 0.0,
             optimizer: OptimizerKind::Adagrad,
             adam_beta1: 0.9,
             adam_beta2: 0.999,
@@ -180,7 +185,7 @@ impl Default for TrainConfig {
 }
 
 /// The keys a config file may hold.
-pub const KEYS: [&str; 45] = [
+pub const KEYS: [&str; 46] = [
     "data",
     "hidden_size",
     "seq_length",
@@ -201,6 +206,7 @@ pub const KEYS: [&str; 45] = [
     "model",
     "layers",
     "dropout",
+    "weight_drop",
     "optimizer",
     "adam_beta1",
     "adam_beta2",
@@ -401,6 +407,12 @@ impl TrainConfig {
         }
         if !(self.dropout >= 0.0 && self.dropout < 1.0) {
             return bad("dropout", format!("{} (must be in [0, 1))", self.dropout));
+        }
+        if !(self.weight_drop >= 0.0 && self.weight_drop < 1.0) {
+            return bad(
+                "weight_drop",
+                format!("{} (must be in [0, 1))", self.weight_drop),
+            );
         }
         for (key, value) in [
             ("adam_beta1", self.adam_beta1),

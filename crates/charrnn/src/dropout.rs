@@ -49,18 +49,57 @@ impl Dropout {
         hidden: usize,
         precision: Precision,
     ) -> Option<Vec<TensorData>> {
-        if self.p == 0.0 {
+        self.draw(self.p, layers, [rows, hidden], precision)
+    }
+
+    /// Weight-drop masks (see [`crate::models::layer::Layer::w_hh_mask`]): one
+    /// [H, G·H] per layer, dropping each weight with probability `p`, drawn
+    /// after the iteration's output masks from the same generator; None
+    /// when `p` is 0 (and nothing drawn, so runs without it are unchanged).
+    pub fn weight_mask_data(
+        &mut self,
+        p: f64,
+        layers: usize,
+        shape: [usize; 2],
+        precision: Precision,
+    ) -> Option<Vec<TensorData>> {
+        self.draw(p, layers, shape, precision)
+    }
+
+    /// [`Dropout::weight_mask_data`] on `device`.
+    pub fn weight_masks(
+        &mut self,
+        p: f64,
+        layers: usize,
+        shape: [usize; 2],
+        precision: Precision,
+        device: &Device,
+    ) -> Option<Vec<Tensor<2>>> {
+        let data = self.weight_mask_data(p, layers, shape, precision)?;
+        let on_device = |d: TensorData| Tensor::from_data(d, (device, precision.dtype()));
+        Some(data.into_iter().map(on_device).collect())
+    }
+
+    /// One mask of `shape` per layer: 0 with probability `p`, else 1/(1 − p).
+    fn draw(
+        &mut self,
+        p: f64,
+        layers: usize,
+        shape: [usize; 2],
+        precision: Precision,
+    ) -> Option<Vec<TensorData>> {
+        if p == 0.0 {
             return None;
         }
-        let (p, keep) = (self.p, 1.0 / (1.0 - self.p));
-        let len = rows * hidden;
+        let keep = 1.0 / (1.0 - p);
+        let len = shape[0] * shape[1];
         let masks = (0..layers)
             .map(|_| {
                 let words = self.words(len);
                 // Straight into the tensor's element type (0 or `keep`).
                 match precision {
-                    Precision::F32 => TensorData::new(mask(&words, p, keep as f32), [rows, hidden]),
-                    Precision::F64 => TensorData::new(mask(&words, p, keep), [rows, hidden]),
+                    Precision::F32 => TensorData::new(mask(&words, p, keep as f32), shape),
+                    Precision::F64 => TensorData::new(mask(&words, p, keep), shape),
                 }
             })
             .collect();

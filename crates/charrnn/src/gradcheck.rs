@@ -117,17 +117,22 @@ pub struct Case<'a> {
     pub state: &'a [TensorData],
     /// One [T·B,H] mask per layer, or None.
     pub masks: Option<&'a [TensorData]>,
+    /// One weight-drop mask [H, G·H] per layer, or None.
+    pub weight_masks: Option<&'a [TensorData]>,
 }
 
 impl Case<'_> {
     fn loss_on(&self, model: &Network, device: &Device) -> (Tensor<1>, State) {
         let (inputs, targets) = self.chunk.to_device(device);
         let state = State::from_data(self.state, device);
-        let masks: Option<Vec<Tensor<2>>> = self.masks.map(|m| {
+        let on_device = |m: &[TensorData]| -> Vec<Tensor<2>> {
             m.iter()
                 .map(|d| Tensor::from_data(d.clone(), (device, d.dtype())))
                 .collect()
-        });
+        };
+        let masks = self.masks.map(on_device);
+        let weight_masks = self.weight_masks.map(on_device);
+        let model = model.clone().with_weight_masks(weight_masks.as_deref());
         model.forward(inputs, targets, &state, masks.as_deref())
     }
 }
@@ -199,7 +204,7 @@ fn manual(
     case: &Case,
     device: &Device,
 ) -> Option<NamedWeights> {
-    if !spec.is_original() || case.masks.is_some() {
+    if !spec.is_original() || case.masks.is_some() || case.weight_masks.is_some() {
         return None;
     }
     let h0 = &case.state[0];
@@ -262,6 +267,7 @@ pub struct FirstChunk {
     pub chunk: Chunk,
     pub state: Vec<TensorData>,
     pub masks: Option<Vec<TensorData>>,
+    pub weight_masks: Option<Vec<TensorData>>,
 }
 
 impl FirstChunk {
@@ -291,13 +297,17 @@ impl FirstChunk {
             vec![0.0; c.batch_size * c.hidden_size],
             [c.batch_size, c.hidden_size],
         );
-        let masks = Dropout::new(c.dropout, c.seed).mask_data(
+        // The first iteration's masks, drawn as training draws them.
+        let mut dropout = Dropout::new(c.dropout, c.seed);
+        let masks = dropout.mask_data(spec.layers, chunk.inputs.len(), spec.hidden, Precision::F64);
+        let weight_masks = dropout.weight_mask_data(
+            c.weight_drop,
             spec.layers,
-            chunk.inputs.len(),
-            spec.hidden,
+            [spec.hidden, spec.kind.gates() * spec.hidden],
             Precision::F64,
         );
         Ok(Self {
+            weight_masks,
             state: vec![zero; spec.state_names().len()],
             spec,
             weights,
@@ -308,7 +318,7 @@ impl FirstChunk {
 
     /// Whether the hand-written backward takes part (the original, no dropout).
     pub fn has_manual(&self) -> bool {
-        self.spec.is_original() && self.masks.is_none()
+        self.spec.is_original() && self.masks.is_none() && self.weight_masks.is_none()
     }
 
     pub fn check(&self, samples: usize, seed: u64, device: &Device) -> Vec<Row> {
@@ -316,6 +326,7 @@ impl FirstChunk {
             chunk: &self.chunk,
             state: &self.state,
             masks: self.masks.as_deref(),
+            weight_masks: self.weight_masks.as_deref(),
         };
         check(&self.spec, &self.weights, &case, samples, seed, device)
     }

@@ -337,6 +337,14 @@ impl Trainer {
             model.precision(),
             &self.device,
         );
+        let weight_masks = self.progress.dropout.weight_masks(
+            self.config.weight_drop,
+            spec.layers,
+            model.layers[0].w_hh.val().dims(),
+            model.precision(),
+            &self.device,
+        );
+        let model = model.with_weight_masks(weight_masks.as_deref());
         let Pass { loss, grads, state } = shards::pass(
             &model,
             &chunk,
@@ -344,6 +352,7 @@ impl Trainer {
             masks.as_deref(),
             self.config.threads,
         );
+        let model = model.with_weight_masks(None);
         if !loss.is_finite() {
             self.model = Some(model);
             return Err(Error::NonFinite {
@@ -354,7 +363,10 @@ impl Trainer {
         let lr = self.schedule.lr(self.progress.iter);
         self.model = Some(self.optim.step(lr, model, grads));
         if let Some(average) = &mut self.average {
-            average.update(self.model.as_ref().expect("just stepped"), self.progress.iter);
+            average.update(
+                self.model.as_ref().expect("just stepped"),
+                self.progress.iter,
+            );
         }
         let pr = &mut self.progress;
         pr.state = state.detach();

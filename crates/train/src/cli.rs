@@ -99,6 +99,9 @@ pub struct ModelArgs {
     /// Probability of dropping each layer's outputs while training, in [0, 1) [default: 0]
     #[arg(long, allow_negative_numbers = true)]
     pub dropout: Option<f64>,
+    /// Probability of dropping each recurrent weight (W_hh) for a whole iteration (DropConnect, AWD-LSTM's weight drop), in [0, 1) [default: 0]
+    #[arg(long, allow_negative_numbers = true)]
+    pub weight_drop: Option<f64>,
     /// Characters per chunk (steps of backprop through time) [default: 25]
     #[arg(long, allow_negative_numbers = true)]
     pub seq_length: Option<usize>,

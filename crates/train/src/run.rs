@@ -274,7 +274,15 @@ pub fn train(args: &TrainArgs) -> Result<i32> {
 fn fix_budget(trainer: &mut Trainer, out: &mut Outputs, began: Instant) -> Result<()> {
     let speed = trainer.measure()?;
     let c = trainer.config();
-    if budget::fit(c.minutes, s_since(began), &speed, 0.0, &budget::Cadence::NEVER).is_none() {
+    if budget::fit(
+        c.minutes,
+        s_since(began),
+        &speed,
+        0.0,
+        &budget::Cadence::NEVER,
+    )
+    .is_none()
+    {
         bail!(
             "minutes {}: not one iteration fits (reading the text and timing {} trial iterations took {:.1} s; one iteration takes {:.3} s)",
             c.minutes,

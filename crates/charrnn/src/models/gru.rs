@@ -25,7 +25,7 @@ pub fn layer(layer: &Layer, xp: Tensor<2>, state: &[Tensor<2>]) -> (Tensor<2>, V
     let b = state[0].dims()[0];
     let steps = xp.dims()[0] / b;
     let b_hh = layer.b_hh.as_ref().expect("a GRU layer has b_hh").val();
-    let hs = gru_layer(xp, state[0].clone(), layer.w_hh.val(), b_hh);
+    let hs = gru_layer(xp, state[0].clone(), layer.w_hh(), b_hh);
     let h = hs.clone().narrow(0, (steps - 1) * b, b);
     (hs, vec![h])
 }

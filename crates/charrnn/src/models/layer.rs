@@ -20,6 +20,11 @@ pub struct Layer {
     pub b_ih: Param<Tensor<2>>,
     /// bias_hh [1, G·H]; None in min-char-rnn's layer.
     pub b_hh: Option<Param<Tensor<2>>>,
+    /// Weight drop (DropConnect on W_hh, AWD-LSTM's): a constant mask [H, G·H]
+    /// of 0 and 1/(1 − p) multiplying W_hhᵀ for one training iteration, the
+    /// same for every stream and step; None otherwise.
+    #[module(skip)]
+    pub w_hh_mask: Option<Tensor<2>>,
 }
 
 /// What a layer reads at one step.
@@ -53,8 +58,16 @@ impl Layer {
         }
     }
 
+    /// W_hhᵀ as this iteration reads it: times its weight-drop mask, if any.
+    pub fn w_hh(&self) -> Tensor<2> {
+        match &self.w_hh_mask {
+            Some(mask) => self.w_hh.val() * mask.clone(),
+            None => self.w_hh.val(),
+        }
+    }
+
     /// h·W_hhᵀ: [B, G·H].
     pub fn recur(&self, h: Tensor<2>) -> Tensor<2> {
-        h.matmul(self.w_hh.val())
+        h.matmul(self.w_hh())
     }
 }

@@ -24,7 +24,7 @@ use super::layer::Layer;
 pub fn layer(layer: &Layer, xp: Tensor<2>, state: &[Tensor<2>]) -> (Tensor<2>, Vec<Tensor<2>>) {
     let b = state[0].dims()[0];
     let steps = xp.dims()[0] / b;
-    let (hs, c) = lstm_layer(xp, state[0].clone(), state[1].clone(), layer.w_hh.val());
+    let (hs, c) = lstm_layer(xp, state[0].clone(), state[1].clone(), layer.w_hh());
     let h = hs.clone().narrow(0, (steps - 1) * b, b);
     (hs, vec![h, c])
 }

@@ -133,6 +133,7 @@ impl Network {
                 w_hh: take(Slot::RecurrentWeight(k)).expect("every layer has W_hh"),
                 b_ih: take(Slot::InputBias(k)).expect("every layer has b_ih"),
                 b_hh: take(Slot::RecurrentBias(k)),
+                w_hh_mask: None,
             })
             .collect();
         Self {
@@ -142,6 +143,15 @@ impl Network {
             kind: spec.kind,
             layout: spec.layout,
         }
+    }
+
+    /// The network with each layer's weight-drop mask ([H, G·H], one per
+    /// layer) set for a training iteration, or cleared with None.
+    pub fn with_weight_masks(mut self, masks: Option<&[Tensor<2>]>) -> Self {
+        for (k, layer) in self.layers.iter_mut().enumerate() {
+            layer.w_hh_mask = masks.map(|m| m[k].clone());
+        }
+        self
     }
 
     /// The parameter in `slot`, if the network has one there.
