@@ -2,7 +2,7 @@
 //! one row per parameter; exit 0 when every row is within tolerance. The
 //! original (model rnn, one layer, no dropout) is also checked against its
 //! hand-written backward; every other network against finite differences,
-//! with the dropout masks of the first chunk held fixed.
+//! with the dropout and weight-drop masks of the first iteration held fixed.
 
 use anyhow::Result;
 use charrnn::Precision;
@@ -22,10 +22,11 @@ pub fn run(args: &TrainArgs) -> Result<i32> {
     let text = crate::reading::text(&mut c)?;
     let setup = FirstChunk::new(&c, &text)?;
     println!(
-        "gradient check: backend {}, f64, {}, dropout {}, T {}, B {}, first chunk of {}",
+        "gradient check: backend {}, f64, {}, dropout {}, weight drop {}, T {}, B {}, first chunk of {}",
         c.backend,
         setup.spec.describe(),
         c.dropout,
+        c.weight_drop,
         c.seq_length,
         c.batch_size,
         c.data.display()
