@@ -13,6 +13,12 @@ original's). Every gradient is clamped to [-clip, clip] before the update:
 `adagrad` is the original's (mem += g^2; p -= lr g / sqrt(mem + 1e-8)),
 `adam` and `rmsprop` are torch.optim's (AdamW with --weight-decay).
 
+charrnn's regularisers: --weight-drop P multiplies each layer's W_hh by a
+mask of 0 and 1/(1 - P) drawn once per iteration (torch.func.functional_call,
+so the gradient flows to the raw weights); --ema D evaluates an exponential
+moving average of the weights, updated after each step with
+d = min(D, (1 + n)/(10 + n)).
+
 Schedules (charrnn's `lr_schedule`): step (x --lr-decay every
 --lr-decay-every epochs after --lr-decay-after epochs; an epoch is
 (L - 1) // T iterations) and cosine (linear warm-up over --warmup
@@ -66,6 +72,8 @@ ap.add_argument('--warmup', type=int, default=0, help='cosine: warm-up iteration
 ap.add_argument('--final-frac', type=float, default=0.1, help='cosine: the final lr as a fraction of --lr')
 ap.add_argument('--cosine-iters', type=int, default=None, help='cosine: iterations to the final lr [--iters]')
 ap.add_argument('--init-uniform', type=float, default=None, help='every weight and bias U(-s, s) (char-rnn: 0.08)')
+ap.add_argument('--weight-drop', type=float, default=0.0, help='DropConnect on W_hh (charrnn\'s weight_drop)')
+ap.add_argument('--ema', type=float, default=0.0, help='evaluate a moving average of the weights (charrnn\'s ema)')
 ap.add_argument('--forget-bias', type=float, default=None, help='LSTM: the forget gates\' bias at init')
 args = ap.parse_args()
 if args.iters is None and args.seconds is None:
@@ -101,6 +109,14 @@ class Network(nn.Module):
         h, state = self.rnn(self.one_hot(x), state)
         return self.out(self.drop(h)), state
 
+    def forward_weight_dropped(self, x, state, p):
+        """forward with each W_hh times a fresh DropConnect mask."""
+        dropped = {}
+        for k in range(args.layers):
+            w = getattr(self.rnn, 'weight_hh_l%d' % k)
+            dropped['rnn.weight_hh_l%d' % k] = w * (torch.rand_like(w) >= p).to(w.dtype) / (1 - p)
+        return torch.func.functional_call(self, dropped, (x, state))
+
 
 net = Network().to(dtype)
 with torch.no_grad():
@@ -123,6 +139,14 @@ elif args.optimizer == 'rmsprop':
 else:
     opt, mems = None, [torch.zeros_like(q) for q in params]
 epoch_iters = max(1, (L - 1) // T)
+average = [q.detach().clone() for q in params] if args.ema > 0 else None
+
+
+@torch.no_grad()
+def update_average(n):
+    d = min(args.ema, (1 + n) / (10 + n))
+    for a, q in zip(average, params):
+        a.mul_(d).add_(q, alpha=1 - d)
 
 
 def lr_at(n):
@@ -147,7 +171,13 @@ def detached(state):
 
 @torch.no_grad()
 def validation_loss():
-    """Mean -log p per char of the held-out text, read as 64 streams."""
+    """Mean -log p per char of the held-out text, read as 64 streams (with
+    --ema, of the averaged weights)."""
+    raw = None
+    if average is not None:
+        raw = [q.detach().clone() for q in params]
+        for q, a in zip(params, average):
+            q.copy_(a)
     net.eval()
     streams = 64
     length = (len(val_ids) - 1) // streams
@@ -158,6 +188,9 @@ def validation_loss():
         logits, state = net(x[s:s + 100], state)
         total += F.cross_entropy(logits.reshape(-1, V).double(), y[s:s + 100].reshape(-1), reduction='sum').item()
     net.train()
+    if raw is not None:
+        for q, r in zip(params, raw):
+            q.copy_(r)
     return total / (streams * length)
 
 
@@ -184,7 +217,10 @@ while True:
         state, p = None, 0
     x = segments[:, p:p + T].t().contiguous()  # [T, B]
     y = segments[:, p + 1:p + T + 1].t().contiguous()
-    logits, state = net(x, state)
+    if args.weight_drop > 0:
+        logits, state = net.forward_weight_dropped(x, state, args.weight_drop)
+    else:
+        logits, state = net(x, state)
     loss = F.cross_entropy(logits.reshape(-1, V), y.reshape(-1), reduction='sum') / B
     loss.backward()
     with torch.no_grad():
@@ -200,6 +236,8 @@ while True:
                 q -= lr_at(n) * q.grad / torch.sqrt(m + 1e-8)
     for q in params:
         q.grad = None
+    if average is not None:
+        update_average(n)
     state = detached(state)
     p += T
     n += 1
