@@ -38,6 +38,21 @@ fn weights(file: &Path) -> Vec<Vec<f64>> {
         .collect()
 }
 
+/// `charrnn eval` of `weights` on the fixture text's last `fraction`, in
+/// nats per char.
+fn eval_tail(weights: &Path, fraction: f64, tmp: &Path) -> f64 {
+    let data = bin::root().join("tests/fixtures/min-char-rnn/input.txt");
+    let text: Vec<char> = std::fs::read_to_string(data).unwrap().chars().collect();
+    let n = text.len() - (text.len() as f64 * (1.0 - fraction)) as usize;
+    let file = tmp.join("tail.txt");
+    std::fs::write(&file, text[text.len() - n..].iter().collect::<String>()).unwrap();
+    let (w, f) = (weights.display().to_string(), file.display().to_string());
+    let o = bin::run(&["eval", "--checkpoint", &w, "--data", &f]);
+    assert_ok(&o, "eval");
+    let out = bin::stdout(&o);
+    out.split(": ").last().unwrap().split(' ').next().unwrap().parse().unwrap()
+}
+
 #[test]
 fn the_average_follows_its_formula_and_leaves_training_alone() {
     let tmp = tempfile::tempdir().unwrap();
@@ -119,6 +134,14 @@ fn an_averaging_run_resumes_exactly_and_refuses_another_decay() {
             .collect()
     };
     assert_eq!(average(&straight), average(&resumed));
+    // best.safetensors holds the averaged weights the run evaluated:
+    // `charrnn eval` of them on the validation part gives its best loss.
+    let best = common::csv_column(&straight.join("eval.csv"), 2)
+        .into_iter()
+        .fold(f64::INFINITY, f64::min);
+    let nats = eval_tail(&straight.join("best.safetensors"), 0.2, tmp.path());
+    println!("best validation {best}, charrnn eval of best.safetensors {nats}");
+    assert!((nats - best).abs() <= 5e-5, "{nats} vs {best} (eval prints 4 decimals)");
     let r = resumed.display().to_string();
     assert_refused(
         &bin::run(&["--resume", &r, "--ema", "0.5"]),
