@@ -74,6 +74,9 @@ ap.add_argument('--cosine-iters', type=int, default=None, help='cosine: iteratio
 ap.add_argument('--init-uniform', type=float, default=None, help='every weight and bias U(-s, s) (char-rnn: 0.08)')
 ap.add_argument('--weight-drop', type=float, default=0.0, help='DropConnect on W_hh (charrnn\'s weight_drop)')
 ap.add_argument('--ema', type=float, default=0.0, help='evaluate a moving average of the weights (charrnn\'s ema)')
+ap.add_argument('--sample-prime', default=None, help='print a sample from this prime at the end')
+ap.add_argument('--sample-len', type=int, default=400)
+ap.add_argument('--temperature', type=float, default=0.8)
 ap.add_argument('--forget-bias', type=float, default=None, help='LSTM: the forget gates\' bias at init')
 args = ap.parse_args()
 if args.iters is None and args.seconds is None:
@@ -247,3 +250,18 @@ print('# timing impl=torch-%s-%s L%d H%d B%d T%d threads=%d iters=%d loop_s=%.4f
          n * B * T / loop), file=sys.stderr)
 if n_val > 0:
     report(n, loop, best)
+if args.sample_prime is not None:
+    # From the evaluated weights (the average with --ema), the prime read
+    # through the network, then one char at a time.
+    with torch.no_grad():
+        if average is not None:
+            for q, a in zip(params, average):
+                q.copy_(a)
+        net.eval()
+        out = [index[c] for c in args.sample_prime]
+        logits, state = net(torch.tensor(out).view(-1, 1), None)
+        for _ in range(args.sample_len):
+            probs = F.softmax(logits[-1, 0].double() / args.temperature, -1)
+            out.append(torch.multinomial(probs, 1).item())
+            logits, state = net(torch.tensor([[out[-1]]]), state)
+    print(''.join(chars[i] for i in out))
