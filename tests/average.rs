@@ -49,8 +49,7 @@ fn eval_tail(weights: &Path, fraction: f64, tmp: &Path) -> f64 {
     let (w, f) = (weights.display().to_string(), file.display().to_string());
     let o = bin::run(&["eval", "--checkpoint", &w, "--data", &f]);
     assert_ok(&o, "eval");
-    let out = bin::stdout(&o);
-    out.split(": ").last().unwrap().split(' ').next().unwrap().parse().unwrap()
+    bin::eval_nats(&bin::stdout(&o))
 }
 
 #[test]
@@ -141,7 +140,10 @@ fn an_averaging_run_resumes_exactly_and_refuses_another_decay() {
         .fold(f64::INFINITY, f64::min);
     let nats = eval_tail(&straight.join("best.safetensors"), 0.2, tmp.path());
     println!("best validation {best}, charrnn eval of best.safetensors {nats}");
-    assert!((nats - best).abs() <= 5e-5, "{nats} vs {best} (eval prints 4 decimals)");
+    assert!(
+        (nats - best).abs() <= 5e-5,
+        "{nats} vs {best} (eval prints 4 decimals)"
+    );
     let r = resumed.display().to_string();
     assert_refused(
         &bin::run(&["--resume", &r, "--ema", "0.5"]),

@@ -450,12 +450,7 @@ fn eval_nats(checkpoint: &Path, data: &Path, extra: &[&str]) -> f64 {
     args.extend_from_slice(extra);
     let o = train(&args);
     assert!(o.status.success(), "{}", stderr(&o));
-    let out = String::from_utf8(o.stdout).unwrap();
-    out.split(": ")
-        .last()
-        .and_then(|s| s.split(' ').next())
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no loss in {out:?}"))
+    bin::eval_nats(&String::from_utf8(o.stdout).unwrap())
 }
 
 #[test]

@@ -68,9 +68,7 @@ fn eval_tail(checkpoint: &Path, chars: usize, tmp: &Path) -> f64 {
         "10",
     ]);
     assert_ok(&o, "eval");
-    let out = stdout(&o);
-    let per_char = out.split(": ").last().unwrap().split(' ').next().unwrap();
-    per_char.parse().unwrap()
+    bin::eval_nats(&stdout(&o))
 }
 
 #[test]

@@ -99,16 +99,7 @@ fn samples_and_scores_equal_the_command_line_and_bad_requests_get_4xx() {
         &file.display().to_string(),
     ]);
     bin::assert_ok(&o, "train eval");
-    let out = bin::stdout(&o);
-    let eval_nats: f64 = out
-        .split(": ")
-        .last()
-        .unwrap()
-        .split(' ')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let eval_nats = bin::eval_nats(&bin::stdout(&o));
     let (code, score) = s.post(
         "/api/score",
         &json!({"model": "tiny", "text": text, "hidden_layer": 1}).to_string(),

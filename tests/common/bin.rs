@@ -120,3 +120,11 @@ pub fn interrupt(pid: u32) {
         .expect("kill runs");
     assert!(status.success(), "kill -INT {pid}");
 }
+
+/// The nats per char `charrnn eval` prints last (`...: 1.2345 nats/char ...`).
+pub fn eval_nats(stdout: &str) -> f64 {
+    let value = stdout.split(": ").last().and_then(|v| v.split(' ').next());
+    value
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no loss in eval's output: {stdout}"))
+}
