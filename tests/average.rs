@@ -16,9 +16,8 @@ const NAMES: [&str; 5] = ["Wxh", "Whh", "Why", "bh", "by"];
 /// An f64 run of the original from the fixture's initial weights into
 /// `dir`; `extra` last.
 fn run(dir: &Path, extra: &[&str]) -> std::process::Output {
-    let fixtures = bin::root().join("tests/fixtures/min-char-rnn");
-    let data = fixtures.join("input.txt").display().to_string();
-    let init = fixtures.join("init.safetensors").display().to_string();
+    let data = bin::fixture("input.txt").display().to_string();
+    let init = bin::fixture("init.safetensors").display().to_string();
     let mut args = vec![
         "--init-weights",
         &init,
@@ -41,7 +40,7 @@ fn weights(file: &Path) -> Vec<Vec<f64>> {
 /// `charrnn eval` of `weights` on the fixture text's last `fraction`, in
 /// nats per char.
 fn eval_tail(weights: &Path, fraction: f64, tmp: &Path) -> f64 {
-    let data = bin::root().join("tests/fixtures/min-char-rnn/input.txt");
+    let data = bin::fixture("input.txt");
     let text: Vec<char> = std::fs::read_to_string(data).unwrap().chars().collect();
     let n = text.len() - (text.len() as f64 * (1.0 - fraction)) as usize;
     let file = tmp.join("tail.txt");
@@ -57,7 +56,7 @@ fn the_average_follows_its_formula_and_leaves_training_alone() {
     let tmp = tempfile::tempdir().unwrap();
     let ema: f64 = 0.2; // d: 0.1, 2/11, then 0.2: the cap, then the decay
     let steps = 4;
-    let init = bin::root().join("tests/fixtures/min-char-rnn/init.safetensors");
+    let init = bin::fixture("init.safetensors");
     let mut want = weights(&init);
     for t in 0..steps {
         let dir = tmp.path().join(format!("plain{t}"));

@@ -13,10 +13,7 @@ use std::process::{Command, Output, Stdio};
 use bin::{assert_ok, assert_refused, stdout};
 
 fn data() -> String {
-    bin::root()
-        .join("tests/fixtures/min-char-rnn/input.txt")
-        .display()
-        .to_string()
+    bin::fixture("input.txt").display().to_string()
 }
 
 /// The flags of a quiet, cosine-scheduled H 16, T 10 run with a validation

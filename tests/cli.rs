@@ -16,11 +16,7 @@ fn tiny() -> String {
 }
 
 fn fixture(name: &str) -> String {
-    root()
-        .join("tests/fixtures/min-char-rnn")
-        .join(name)
-        .display()
-        .to_string()
+    bin::fixture(name).display().to_string()
 }
 
 fn train(args: &[&str]) -> Output {

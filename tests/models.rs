@@ -8,9 +8,10 @@ mod common;
 
 use burn::tensor::TensorData;
 use charrnn::Precision;
+use charrnn::data::Chunk;
 use charrnn::dropout::Dropout;
 use charrnn::gradcheck::{self, Case, FD_ABS_TOL, FD_REL_TOL};
-use charrnn::models::{ModelKind, ModelSpec, layout};
+use charrnn::models::{ModelKind, ModelSpec, NamedWeights, layout};
 use common::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -92,22 +93,40 @@ fn stacked_rnn_gradients_match_finite_differences() {
     check_kind(ModelKind::Rnn);
 }
 
+/// The networks the mask checks cover: each kind stacked, and the one-layer
+/// original.
+const MASKED: [(ModelKind, usize); 4] = [
+    (ModelKind::Lstm, 2),
+    (ModelKind::Gru, 2),
+    (ModelKind::Rnn, 2),
+    (ModelKind::Rnn, 1),
+];
+const SMALL_T: usize = 3;
+const SMALL_B: usize = 2;
+
+/// A V 6, H 5 network of `kind` with weights drawn from `seed`, a random
+/// chunk (T 3, B 2) and a random incoming state.
+fn small_case(
+    kind: ModelKind,
+    layers: usize,
+    seed: u64,
+    rng: &mut ChaCha8Rng,
+) -> (ModelSpec, NamedWeights, Chunk, Vec<TensorData>) {
+    let spec = ModelSpec::new(kind, layers, 6, 5);
+    let w = layout::random(&spec, seed, Precision::F64);
+    let chunk = random_chunk(spec.vocab, SMALL_T, SMALL_B, rng);
+    let state = random_state(&spec, SMALL_B, rng);
+    (spec, w, chunk, state)
+}
+
 /// With dropout: the masked network's gradients against finite differences
 /// taken with the same masks, for every kind (the one-layer original too).
 #[test]
 fn dropout_gradients_match_finite_differences_with_the_same_mask() {
     let mut rng = ChaCha8Rng::seed_from_u64(77);
-    for (kind, layers) in [
-        (ModelKind::Lstm, 2),
-        (ModelKind::Gru, 2),
-        (ModelKind::Rnn, 2),
-        (ModelKind::Rnn, 1),
-    ] {
-        let spec = ModelSpec::new(kind, layers, 6, 5);
-        let (t, b) = (3, 2);
-        let w = layout::random(&spec, 3, Precision::F64);
-        let chunk = random_chunk(spec.vocab, t, b, &mut rng);
-        let state = random_state(&spec, b, &mut rng);
+    for (kind, layers) in MASKED {
+        let (spec, w, chunk, state) = small_case(kind, layers, 3, &mut rng);
+        let (t, b) = (SMALL_T, SMALL_B);
         for (backend, device) in backends() {
             let masks: Vec<TensorData> = Dropout::new(0.4, 5)
                 .masks(layers, t * b, spec.hidden, Precision::F64, &device)
@@ -146,20 +165,12 @@ fn dropout_gradients_match_finite_differences_with_the_same_mask() {
 #[test]
 fn weight_drop_gradients_match_finite_differences_and_the_masked_network() {
     let mut rng = ChaCha8Rng::seed_from_u64(78);
-    for (kind, layers) in [
-        (ModelKind::Lstm, 2),
-        (ModelKind::Gru, 2),
-        (ModelKind::Rnn, 2),
-        (ModelKind::Rnn, 1),
-    ] {
-        let spec = ModelSpec::new(kind, layers, 6, 5);
-        let (t, b) = (3, 2);
-        let w = layout::random(&spec, 4, Precision::F64);
-        let chunk = random_chunk(spec.vocab, t, b, &mut rng);
-        let state = random_state(&spec, b, &mut rng);
+    for (kind, layers) in MASKED {
+        let (spec, w, chunk, state) = small_case(kind, layers, 4, &mut rng);
+        let (t, b) = (SMALL_T, SMALL_B);
         let mut dropout = Dropout::new(if layers > 1 { 0.3 } else { 0.0 }, 6);
         let masks = dropout.mask_data(layers, t * b, spec.hidden, Precision::F64);
-        let shape = [spec.hidden, kind.gates() * spec.hidden];
+        let shape = spec.recurrent_shape();
         let weight_masks = dropout
             .weight_mask_data(0.4, layers, shape, Precision::F64)
             .unwrap();

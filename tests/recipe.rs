@@ -12,10 +12,7 @@ use std::process::Output;
 use bin::{assert_ok, assert_refused, stdout};
 
 fn data() -> String {
-    bin::root()
-        .join("tests/fixtures/min-char-rnn/input.txt")
-        .display()
-        .to_string()
+    bin::fixture("input.txt").display().to_string()
 }
 
 /// A quiet H 16, T 10 run of the fixture text into `dir`; `extra` last.

@@ -14,6 +14,11 @@ pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// A file of the min-char-rnn fixture (`input.txt`: its 500-char text).
+pub fn fixture(name: &str) -> PathBuf {
+    root().join("tests/fixtures/min-char-rnn").join(name)
+}
+
 /// Runs `charrnn` with `args`.
 pub fn run(args: &[&str]) -> Output {
     Command::new(BIN).args(args).output().expect("binary runs")

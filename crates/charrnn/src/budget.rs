@@ -61,18 +61,13 @@ pub fn fit(minutes: f64, spent_s: f64, speed: &Speed, save_s: f64, every: &Caden
 pub fn describe(minutes: f64, iterations: u64, speed: &Speed) -> String {
     format!(
         "{} minutes ≈ {} iterations at {} ms/iter",
-        trim(minutes),
+        trim_to(minutes, 3),
         thousands(iterations),
         trim_to(speed.iteration * 1e3, 3)
     )
 }
 
-/// 30 for 30.0, 7.5 for 7.5.
-fn trim(x: f64) -> String {
-    trim_to(x, 3)
-}
-
-/// `x` with at most `digits` significant decimals, trailing zeros dropped.
+/// `x` with at most `digits` decimals, trailing zeros dropped (30 for 30.0).
 fn trim_to(x: f64, digits: usize) -> String {
     let s = format!("{x:.digits$}");
     if s.contains('.') {

@@ -208,25 +208,22 @@ impl Checkpoint {
             })?;
             crate::weights::float_data(name, &t)
         };
-        let mut weights = Vec::new();
-        for p in params::table(&spec) {
-            let d = read(&p.name)?;
-            weights.push((p.name, d));
-        }
-        let weights = NamedWeights::new(weights);
-        layout::check(&weights, &spec)?;
-        crate::weights::check_finite(&weights)?;
-        let average = match config.ema > 0.0 {
-            true => {
-                let mut average = Vec::new();
-                for p in params::table(&spec) {
-                    average.push((p.name.clone(), read(&format!("{AVERAGE}{}", p.name))?));
-                }
-                let average = NamedWeights::new(average);
-                layout::check(&average, &spec)?;
-                crate::weights::check_finite(&average)?;
-                Some(average)
+        // The network's tensors named `<prefix><name>`, checked: the weights
+        // (no prefix) and, with `ema`, their average.
+        let read_weights = |prefix: &str| -> std::result::Result<NamedWeights, Problem> {
+            let mut named = Vec::new();
+            for p in params::table(&spec) {
+                let d = read(&format!("{prefix}{}", p.name))?;
+                named.push((p.name, d));
             }
+            let named = NamedWeights::new(named);
+            layout::check(&named, &spec)?;
+            crate::weights::check_finite(&named)?;
+            Ok(named)
+        };
+        let weights = read_weights("")?;
+        let average = match config.ema > 0.0 {
+            true => Some(read_weights(AVERAGE)?),
             false => None,
         };
         let dtype = weights.tensors[0].1.dtype();

@@ -37,8 +37,7 @@ impl Dropout {
         device: &Device,
     ) -> Option<Vec<Tensor<2>>> {
         let data = self.mask_data(layers, rows, hidden, precision)?;
-        let on_device = |d: TensorData| Tensor::from_data(d, (device, precision.dtype()));
-        Some(data.into_iter().map(on_device).collect())
+        Some(on_device(data, precision, device))
     }
 
     /// The same masks on the host.
@@ -76,8 +75,7 @@ impl Dropout {
         device: &Device,
     ) -> Option<Vec<Tensor<2>>> {
         let data = self.weight_mask_data(p, layers, shape, precision)?;
-        let on_device = |d: TensorData| Tensor::from_data(d, (device, precision.dtype()));
-        Some(data.into_iter().map(on_device).collect())
+        Some(on_device(data, precision, device))
     }
 
     /// One mask of `shape` per layer: 0 with probability `p`, else 1/(1 − p).
@@ -114,6 +112,14 @@ impl Dropout {
         self.rng.fill(&mut words[..]);
         words
     }
+}
+
+/// Host masks as tensors on `device`.
+fn on_device(masks: Vec<TensorData>, precision: Precision, device: &Device) -> Vec<Tensor<2>> {
+    masks
+        .into_iter()
+        .map(|d| Tensor::from_data(d, (device, precision.dtype())))
+        .collect()
 }
 
 /// 0 where u < p and `keep` elsewhere, u ~ U[0, 1) made from each word as

@@ -303,7 +303,7 @@ impl FirstChunk {
         let weight_masks = dropout.weight_mask_data(
             c.weight_drop,
             spec.layers,
-            [spec.hidden, spec.kind.gates() * spec.hidden],
+            spec.recurrent_shape(),
             Precision::F64,
         );
         Ok(Self {

@@ -340,7 +340,7 @@ impl Trainer {
         let weight_masks = self.progress.dropout.weight_masks(
             self.config.weight_drop,
             spec.layers,
-            model.layers[0].w_hh.val().dims(),
+            spec.recurrent_shape(),
             model.precision(),
             &self.device,
         );

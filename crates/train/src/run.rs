@@ -128,10 +128,8 @@ impl Outputs {
         let ck = trainer.checkpoint()?;
         ck.save(&self.dir)?;
         let weights = self.dir.join("weights.safetensors");
-        let evaluated = match &ck.average {
-            Some(average) => average,
-            None => &ck.weights,
-        };
+        // The averaged weights with `ema`, as best.safetensors holds them.
+        let evaluated = ck.average.as_ref().unwrap_or(&ck.weights);
         charrnn::weights::save(&weights, evaluated, trainer.vocab())?;
         Ok(charrnn::plot::write(
             &self.dir,

@@ -123,6 +123,11 @@ impl ModelSpec {
         )
     }
 
+    /// W_hhᵀ's shape as a layer holds it, [H, G·H] (every layer's is the same).
+    pub fn recurrent_shape(&self) -> [usize; 2] {
+        [self.hidden, self.kind.gates() * self.hidden]
+    }
+
     /// The state's tensor names in a checkpoint: `h` for the original,
     /// `h_l{k}` (and `c_l{k}`) per layer otherwise.
     pub fn state_names(&self) -> Vec<String> {
