@@ -146,6 +146,15 @@ average = [q.detach().clone() for q in params] if args.ema > 0 else None
 
 
 @torch.no_grad()
+def use_weights(values):
+    """Copies `values` into the parameters; returns what they held."""
+    held = [q.detach().clone() for q in params]
+    for q, v in zip(params, values):
+        q.copy_(v)
+    return held
+
+
+@torch.no_grad()
 def update_average(n):
     d = min(args.ema, (1 + n) / (10 + n))
     for a, q in zip(average, params):
@@ -176,11 +185,7 @@ def detached(state):
 def validation_loss():
     """Mean -log p per char of the held-out text, read as 64 streams (with
     --ema, of the averaged weights)."""
-    raw = None
-    if average is not None:
-        raw = [q.detach().clone() for q in params]
-        for q, a in zip(params, average):
-            q.copy_(a)
+    raw = use_weights(average) if average is not None else None
     net.eval()
     streams = 64
     length = (len(val_ids) - 1) // streams
@@ -192,8 +197,7 @@ def validation_loss():
         total += F.cross_entropy(logits.reshape(-1, V).double(), y[s:s + 100].reshape(-1), reduction='sum').item()
     net.train()
     if raw is not None:
-        for q, r in zip(params, raw):
-            q.copy_(r)
+        use_weights(raw)
     return total / (streams * length)
 
 
@@ -255,8 +259,7 @@ if args.sample_prime is not None:
     # through the network, then one char at a time.
     with torch.no_grad():
         if average is not None:
-            for q, a in zip(params, average):
-                q.copy_(a)
+            use_weights(average)
         net.eval()
         out = [index[c] for c in args.sample_prime]
         logits, state = net(torch.tensor(out).view(-1, 1), None)
