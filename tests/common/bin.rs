@@ -105,7 +105,24 @@ pub fn assert_same_files(a: &Path, b: &Path, files: &[&str], what: &str) {
             std::fs::read(a.join(f)).unwrap(),
             std::fs::read(b.join(f)).unwrap(),
         );
-        assert!(x == y, "{what}: {f} differs after resume");
+        if x != y {
+            panic!(
+                "{what}: {f} differs after resume{}",
+                first_difference(&x, &y)
+            );
+        }
+    }
+}
+
+/// The first line where two text files differ, for a failure message.
+fn first_difference(x: &[u8], y: &[u8]) -> String {
+    let (Ok(x), Ok(y)) = (std::str::from_utf8(x), std::str::from_utf8(y)) else {
+        return String::new();
+    };
+    let mut lines = x.lines().zip(y.lines()).enumerate();
+    match lines.find(|(_, (a, b))| a != b) {
+        Some((n, (a, b))) => format!(" (line {}: {a:?} vs {b:?})", n + 1),
+        None => format!(" ({} lines vs {})", x.lines().count(), y.lines().count()),
     }
 }
 

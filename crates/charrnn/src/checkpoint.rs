@@ -317,6 +317,29 @@ mod tests {
         }
     }
 
+    /// The evaluation period's running sums are f64s in JSON: each must come
+    /// back with the same bits, or a run resumed between two evaluations
+    /// writes a different mean training loss in eval.csv (serde_json parses
+    /// floats approximately unless its `float_roundtrip` is on).
+    #[test]
+    fn eval_progress_round_trips_bit_for_bit() {
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let (mut sum, mut differ) = (0.0, 0);
+        for _ in 0..20_000 {
+            sum += rng.random_range(0.5..4.5);
+            let eval = EvalProgress {
+                train_sum: sum,
+                best: Some(1.0 / sum),
+                ..Default::default()
+            };
+            let json = serde_json::to_string(&eval).unwrap();
+            let back: EvalProgress = serde_json::from_str(&json).unwrap();
+            let bits = |e: &EvalProgress| (e.train_sum.to_bits(), e.best.map(f64::to_bits));
+            differ += usize::from(bits(&back) != bits(&eval));
+        }
+        assert_eq!(differ, 0, "{differ} of 20,000 sums changed through JSON");
+    }
+
     #[test]
     fn round_trips_every_field() {
         for precision in [Precision::F32, Precision::F64] {
