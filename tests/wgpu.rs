@@ -173,3 +173,60 @@ fn wgpu_lstm_and_gru_match_pytorch_in_f32() {
         );
     }
 }
+
+/// `charrnn bench --backend wgpu`'s counts: (launches, host reads) per
+/// iteration for `model` at `seq` steps.
+fn launch_counts(model: &str, layers: &str, seq: usize) -> (f64, f64) {
+    let o = Command::new(BIN)
+        .args([
+            "bench",
+            "--backend",
+            "wgpu",
+            "--data",
+            &fixture("input.txt"),
+        ])
+        .args(["--model", model, "--layers", layers, "--hidden-size", "16"])
+        .args(["--batch-size", "2", "--seq-length", &seq.to_string()])
+        .args(["--iterations", "30", "--threads", "1"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("kernels launched per iteration: "))
+        .unwrap_or_else(|| panic!("no launch count in bench's output:\n{out}"));
+    let number = |after: &str| -> f64 {
+        let rest = &line[line.find(after).unwrap() + after.len()..];
+        rest.split([',', ' ']).next().unwrap().parse().unwrap()
+    };
+    (
+        number("kernels launched per iteration: "),
+        number("host reads per iteration: "),
+    )
+}
+
+/// The counts bench prints: every iteration reads the loss back once and
+/// nothing else; the launches are the chunk's fixed kernels plus the same
+/// number for every recurrent step (affine in T: T 4, 8 and 12 lie on one
+/// line, to within the odd launch the runtime adds now and then), and each
+/// model launches per step at least one kernel per layer.
+#[test]
+fn bench_counts_launches_per_step_and_one_host_read() {
+    for (model, layers) in [("rnn", "1"), ("lstm", "2"), ("gru", "2")] {
+        let counts = [4, 8, 12].map(|t| launch_counts(model, layers, t));
+        let per_step = (counts[2].0 - counts[0].0) / 8.0;
+        println!(
+            "wgpu {model} L {layers}: (launches, reads) per iteration at T 4, 8, 12: {counts:?}; {per_step:.1} launches per step"
+        );
+        for (_, reads) in counts {
+            assert_eq!(reads, 1.0, "{model}: host reads per iteration");
+        }
+        let bend = counts[2].0 - 2.0 * counts[1].0 + counts[0].0;
+        assert!(bend.abs() <= 1.0, "{model}: not affine in T: {counts:?}");
+        assert!(
+            per_step >= layers.parse::<f64>().unwrap(),
+            "{model}: {per_step}"
+        );
+    }
+}

@@ -9,7 +9,8 @@
 //! the original's Adagrad with clamp-by-value, SGD (Burn's), and RMSprop and
 //! Adam written here to PyTorch's formulas in f64),
 //! dropout masks from a host generator ([`dropout`]), data-parallel steps over
-//! the cores ([`shards`]), the training loop
+//! the cores ([`shards`]), the device-to-host reads a step makes, counted
+//! ([`host_reads`]), the training loop
 //! and the assembly of a run from a config or a checkpoint ([`train`]),
 //! evaluation in nats per char ([`eval`]), sampling ([`sample`]), learning-rate schedules and epochs ([`schedule`]), opening a
 //! trained model from any file a run writes ([`saved`]), weights files ([`weights`]),
@@ -34,6 +35,7 @@ pub mod error;
 pub mod eval;
 pub mod fsutil;
 pub mod gradcheck;
+pub mod host_reads;
 pub mod memory;
 pub mod models;
 pub mod names;

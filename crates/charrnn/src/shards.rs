@@ -119,7 +119,7 @@ fn shard_pass(
 ) -> (f64, GradientsParams, State) {
     let (inputs, targets) = chunk.to_device(&model.device());
     let (loss_t, state) = model.forward_part(inputs, targets, state, masks, batch);
-    let loss = loss_t.clone().into_scalar::<f64>();
+    let loss = crate::host_reads::scalar(loss_t.clone());
     let grads = GradientsParams::from_grads(loss_t.backward(), model);
     (loss, grads, state)
 }

@@ -31,6 +31,13 @@ pub fn run(args: &BenchArgs) -> Result<i32> {
         s.trainer.step(None)?;
     }
     let timed = total.saturating_sub(WARMUP).max(1);
+    #[cfg(feature = "wgpu")]
+    let counting = (c.backend == "wgpu").then(|| {
+        (
+            crate::launches::Count::start(),
+            charrnn::host_reads::count(),
+        )
+    });
     let start = Instant::now();
     backend::on_pool(|| -> Result<()> {
         for _ in 0..timed {
@@ -39,6 +46,18 @@ pub fn run(args: &BenchArgs) -> Result<i32> {
         Ok(())
     })?;
     let secs = start.elapsed().as_secs_f64();
+    #[cfg(feature = "wgpu")]
+    if let Some((launches, reads)) = counting {
+        let per_iter = launches.launches() as f64 / timed as f64;
+        let per_step = per_iter / c.seq_length as f64;
+        let reads = (charrnn::host_reads::count() - reads) as f64 / timed as f64;
+        println!(
+            "kernels launched per iteration: {per_iter:.1}, host reads per iteration: {reads:.1} ({per_step:.1} launches per recurrent step, {:.1} per step and layer, T {} L {})",
+            per_step / c.layers as f64,
+            c.seq_length,
+            c.layers
+        );
+    }
     let ms = 1e3 * secs / timed as f64;
     let chars = (c.seq_length * c.batch_size) as f64 * timed as f64 / secs;
     let peak_mb = peak_rss_mb();

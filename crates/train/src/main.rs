@@ -27,6 +27,8 @@ mod bundled;
 mod cli;
 mod evaluate;
 mod gradcheck;
+#[cfg(feature = "wgpu")]
+mod launches;
 mod reading;
 mod run;
 mod sample;
