@@ -2,9 +2,11 @@
 //!
 //! On a GPU each read waits until every kernel queued before it has run:
 //! the device idles while the host catches up, and per-step reads would make
-//! an RNN launch-bound however fast its kernels are. Training reads only
-//! through [`scalar`], so [`count`] says how many round trips an iteration
-//! makes (`charrnn bench --backend wgpu` prints it per iteration).
+//! an RNN launch-bound however fast its kernels are. A training step reads
+//! back only through [`scalar`] (its loss), so [`count`] says how many round
+//! trips an iteration makes (`charrnn bench --backend wgpu` prints it per
+//! iteration); evaluation, sampling and checkpoints read directly, between
+//! iterations.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
