@@ -230,3 +230,153 @@ fn bench_counts_launches_per_step_and_one_host_read() {
         );
     }
 }
+
+// The CubeCL layers (crates/kernels/src/cube) against the same layers
+// composed of Burn's ops on the same wgpu device, and against flex's fused
+// CPU layers: outputs and every input's gradient through autodiff.
+
+use burn::tensor::{DType, Device, DeviceKind, Tensor, TensorData};
+use charrnn_kernels::{
+    fuses_layers, gru_layer, gru_layer_by_steps, lstm_layer, lstm_layer_by_steps, tanh_layer,
+    tanh_layer_by_steps,
+};
+
+fn wgpu() -> Device {
+    Device::wgpu(DeviceKind::DefaultDevice)
+}
+
+/// [rows, cols] of 0.8·sin(seed + 0.37·i): fixed values that differ everywhere.
+fn wave(rows: usize, cols: usize, seed: f64, device: &Device) -> Tensor<2> {
+    let v: Vec<f64> = (0..rows * cols)
+        .map(|i| (seed + 0.37 * i as f64).sin() * 0.8)
+        .collect();
+    Tensor::from_data(TensorData::new(v, [rows, cols]), (device, DType::F32))
+}
+
+fn values(t: Tensor<2>) -> Vec<f64> {
+    t.into_data().convert::<f64>().try_to_vec::<f64>().unwrap()
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Cell {
+    Tanh,
+    Lstm,
+    Gru,
+}
+
+/// A layer's outputs and the gradients of Σ R ⊙ outputs with respect to each
+/// input, at T steps of B streams of H units, fused or composed of Burn's ops
+/// step by step.
+fn layer_and_gradients(
+    cell: Cell,
+    fused: bool,
+    [t, b, h]: [usize; 3],
+    device: &Device,
+) -> Vec<(&'static str, Vec<f64>)> {
+    let device = device.clone().autodiff();
+    let wave = |rows, cols, seed| wave(rows, cols, seed, &device);
+    let gates = match cell {
+        Cell::Tanh => 1,
+        Cell::Gru => 3,
+        Cell::Lstm => 4,
+    };
+    let xp = wave(t * b, gates * h, 1.0).require_grad();
+    let h0 = wave(b, h, 2.0).require_grad();
+    let c0 = wave(b, h, 3.0).require_grad();
+    // Scaled so the states neither saturate nor vanish over T steps.
+    let w = wave(h, gates * h, 4.0)
+        .mul_scalar(1.5 / (h as f64).sqrt())
+        .require_grad();
+    let bias = wave(1, gates * h, 7.0).require_grad();
+    let (outs, inputs): (Vec<(&str, Tensor<2>)>, Vec<(&str, &Tensor<2>)>) = match cell {
+        Cell::Tanh => {
+            let f = if fused {
+                tanh_layer
+            } else {
+                tanh_layer_by_steps
+            };
+            let hs = f(xp.clone(), h0.clone(), w.clone());
+            (
+                vec![("hs", hs)],
+                vec![("dXP", &xp), ("dh0", &h0), ("dW_hh", &w)],
+            )
+        }
+        Cell::Lstm => {
+            let f = if fused {
+                lstm_layer
+            } else {
+                lstm_layer_by_steps
+            };
+            let (hs, c) = f(xp.clone(), h0.clone(), c0.clone(), w.clone());
+            let inputs = vec![("dXP", &xp), ("dh0", &h0), ("dc0", &c0), ("dW_hh", &w)];
+            (vec![("hs", hs), ("c_T", c)], inputs)
+        }
+        Cell::Gru => {
+            let f = if fused { gru_layer } else { gru_layer_by_steps };
+            let hs = f(xp.clone(), h0.clone(), w.clone(), bias.clone());
+            let inputs = vec![("dXP", &xp), ("dh0", &h0), ("dW_hh", &w), ("db_hh", &bias)];
+            (vec![("hs", hs)], inputs)
+        }
+    };
+    let loss = outs
+        .iter()
+        .enumerate()
+        .map(|(k, (_, o))| {
+            let [rows, cols] = o.dims();
+            (o.clone() * wave(rows, cols, 5.0 + k as f64)).sum()
+        })
+        .reduce(|a, b| a + b)
+        .unwrap();
+    let grads = loss.backward();
+    let mut all: Vec<(&str, Vec<f64>)> = outs
+        .into_iter()
+        .map(|(n, o)| (n, values(o.detach())))
+        .collect();
+    for (name, x) in inputs {
+        all.push((name, values(x.grad(&grads).expect("a gradient"))));
+    }
+    all
+}
+
+/// max |a − b| / max |b|
+fn rel_to_max(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    let scale = b.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
+        / scale
+}
+
+/// The sizes: a small chunk, and one whose B·H threads span several cubes.
+const SIZES: [[usize; 3]; 2] = [[7, 3, 5], [5, 4, 150]];
+
+#[test]
+fn cube_layers_equal_burns_ops_and_flex_to_f32_accuracy() {
+    let gpu = wgpu();
+    assert!(fuses_layers(&wave(1, 1, 0.0, &gpu.clone().autodiff())));
+    assert!(!fuses_layers(&wave(1, 1, 0.0, &Device::flex())));
+    for cell in [Cell::Tanh, Cell::Lstm, Cell::Gru] {
+        for size in SIZES {
+            let fused = layer_and_gradients(cell, true, size, &gpu);
+            let by_ops = layer_and_gradients(cell, false, size, &gpu);
+            // flex runs its own fused CPU layers (the tanh RNN: Burn's ops).
+            let flex = layer_and_gradients(cell, true, size, &Device::flex());
+            for ((name, ours), ((_, ops), (_, cpu))) in fused.iter().zip(by_ops.iter().zip(&flex)) {
+                let (vs_ops, vs_flex) = (rel_to_max(ours, ops), rel_to_max(ours, cpu));
+                println!(
+                    "{cell:?} T,B,H {size:?} {name:6}: cube kernels vs Burn's ops on wgpu {vs_ops:.2e}, vs flex {vs_flex:.2e} of max"
+                );
+                assert!(
+                    vs_ops <= 1e-5,
+                    "{cell:?} {size:?} {name} vs Burn's ops: {vs_ops:e}"
+                );
+                assert!(
+                    vs_flex <= 1e-5,
+                    "{cell:?} {size:?} {name} vs flex: {vs_flex:e}"
+                );
+            }
+        }
+    }
+}

@@ -46,6 +46,7 @@ pub fn apply(xp: Tensor<2>, h0: Tensor<2>, w_hh: Tensor<2>, b_hh: Tensor<2>) -> 
 }
 
 #[backend_extension(
+    Cube: cfg(feature = "wgpu"),
     Flex: cfg(feature = "flex"),
     NdArray: cfg(feature = "ndarray"),
     Autodiff
@@ -60,9 +61,32 @@ pub trait GruLayer: Backend {
     ) -> FloatTensor<Self>;
 }
 
-/// flex and ndarray run the forward on their own tensors.
-#[cfg(any(feature = "flex", feature = "ndarray"))]
-macro_rules! cpu_backend {
+/// The layer's forward and backward on one backend: [`forward`] and
+/// [`backward`] below on flex and ndarray, one kernel per step on the cube
+/// backends ([`crate::cube::gru`]); see [`crate::lstm_layer::LstmPasses`].
+pub trait GruPasses: Backend {
+    /// What the forward keeps for the backward.
+    type Saved: Clone + Send + std::fmt::Debug + 'static;
+
+    /// XP [T·B, 3H], h0 [B, H], W_hh [H, 3H], b_hh [1, 3H] → [T·B, H].
+    fn gru_forward(
+        xp: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+        w_hh: FloatTensor<Self>,
+        b_hh: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, Self::Saved);
+
+    /// [dXP, dh0, dW_hh, db_hh] from the output's gradient [T·B, H].
+    fn gru_backward(
+        grad: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+        w_hh: FloatTensor<Self>,
+        saved: Self::Saved,
+    ) -> [FloatTensor<Self>; 4];
+}
+
+/// A backend with its passes runs the layer's forward on its own tensors.
+macro_rules! layer_by_passes {
     ($backend:ty) => {
         impl GruLayer for $backend {
             fn gru_layer(
@@ -71,9 +95,39 @@ macro_rules! cpu_backend {
                 w_hh: FloatTensor<Self>,
                 b_hh: FloatTensor<Self>,
             ) -> FloatTensor<Self> {
-                forward::<Self>(xp, h0, w_hh, b_hh).out
+                <Self as GruPasses>::gru_forward(xp, h0, w_hh, b_hh).0
             }
         }
+    };
+}
+
+/// flex and ndarray run [`forward`] and [`backward`].
+#[cfg(any(feature = "flex", feature = "ndarray"))]
+macro_rules! cpu_backend {
+    ($backend:ty) => {
+        impl GruPasses for $backend {
+            type Saved = Saved<Self>;
+
+            fn gru_forward(
+                xp: FloatTensor<Self>,
+                h0: FloatTensor<Self>,
+                w_hh: FloatTensor<Self>,
+                b_hh: FloatTensor<Self>,
+            ) -> (FloatTensor<Self>, Saved<Self>) {
+                let saved = forward::<Self>(xp, h0, w_hh, b_hh);
+                (saved.out.clone(), saved)
+            }
+
+            fn gru_backward(
+                grad: FloatTensor<Self>,
+                h0: FloatTensor<Self>,
+                w_hh: FloatTensor<Self>,
+                saved: Saved<Self>,
+            ) -> [FloatTensor<Self>; 4] {
+                backward::<Self>(grad, h0, w_hh, saved)
+            }
+        }
+        layer_by_passes!($backend);
     };
 }
 
@@ -82,11 +136,37 @@ cpu_backend!(burn::backend::Flex);
 #[cfg(feature = "ndarray")]
 cpu_backend!(burn::backend::NdArray);
 
+#[cfg(feature = "wgpu")]
+impl GruPasses for burn_cubecl::CubeBackend {
+    type Saved = crate::cube::gru::Saved;
+
+    fn gru_forward(
+        xp: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+        w_hh: FloatTensor<Self>,
+        b_hh: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, Self::Saved) {
+        crate::cube::gru::forward(xp, h0, w_hh, b_hh)
+    }
+
+    fn gru_backward(
+        grad: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+        w_hh: FloatTensor<Self>,
+        saved: Self::Saved,
+    ) -> [FloatTensor<Self>; 4] {
+        crate::cube::gru::backward(grad, h0, w_hh, saved)
+    }
+}
+
+#[cfg(feature = "wgpu")]
+layer_by_passes!(burn_cubecl::CubeBackend);
+
 /// What the forward keeps for the backward: the output, and each step's
 /// tensors as they were made (the backward reads them a step at a time, so
 /// they are not copied into one).
 #[derive(Clone, Debug)]
-struct Saved<B: Backend> {
+pub struct Saved<B: Backend> {
     /// [T·B, H]: h_1…h_T (the op's output).
     out: FloatTensor<B>,
     /// T × [B, 2H]: σ(r) σ(z).
@@ -169,19 +249,19 @@ fn backward<B: Backend + GruCell + StepProduct>(
 struct GruLayerBackward;
 
 #[derive(Clone, Debug)]
-struct State<B: Backend> {
+struct State<B: GruPasses> {
     h0: FloatTensor<B>,
     w_hh: FloatTensor<B>,
-    saved: Saved<B>,
+    saved: B::Saved,
 }
 
-impl<B: Backend + GruCell + StepProduct> Backward<B, 4> for GruLayerBackward {
+impl<B: GruPasses> Backward<B, 4> for GruLayerBackward {
     type State = State<B>;
 
     fn backward(self, ops: Ops<Self::State, 4>, grads: &mut Gradients, _: &mut Checkpointer) {
         let grad = grads.consume::<B>(&ops.node);
         let State { h0, w_hh, saved } = ops.state;
-        let inputs = backward::<B>(grad, h0, w_hh, saved);
+        let inputs = B::gru_backward(grad, h0, w_hh, saved);
         for (parent, g) in ops.parents.into_iter().zip(inputs) {
             if let Some(node) = parent {
                 grads.register::<B>(node.id, g);
@@ -190,7 +270,7 @@ impl<B: Backend + GruCell + StepProduct> Backward<B, 4> for GruLayerBackward {
     }
 }
 
-impl<B: Backend + GruCell + StepProduct, C: CheckpointStrategy> GruLayer for Autodiff<B, C> {
+impl<B: GruPasses, C: CheckpointStrategy> GruLayer for Autodiff<B, C> {
     fn gru_layer(
         xp: FloatTensor<Self>,
         h0: FloatTensor<Self>,
@@ -207,11 +287,10 @@ impl<B: Backend + GruCell + StepProduct, C: CheckpointStrategy> GruLayer for Aut
             .stateful()
         {
             OpsKind::Tracked(prep) => {
-                let saved = forward::<B>(xp, h0.clone(), w_hh.clone(), b_hh);
-                let out = saved.out.clone();
+                let (out, saved) = B::gru_forward(xp, h0.clone(), w_hh.clone(), b_hh);
                 prep.finish(State { h0, w_hh, saved }, out)
             }
-            OpsKind::UnTracked(prep) => prep.finish(forward::<B>(xp, h0, w_hh, b_hh).out),
+            OpsKind::UnTracked(prep) => prep.finish(B::gru_forward(xp, h0, w_hh, b_hh).0),
         }
     }
 }

@@ -22,8 +22,13 @@
 //!
 //! The kernels run on flex and ndarray devices when this crate's features of
 //! the same names are on ([`has_kernels`] says whether a tensor's device
-//! has them).
+//! has them). With the `wgpu` feature the recurrent layers (LSTM, GRU and
+//! the tanh RNN's, [`tanh_layer`]) run on the cube backends as CubeCL
+//! kernels, one launch per step each way ([`cube`](mod@cube)); the
+//! activations there stay Burn's own ops.
 
+#[cfg(feature = "wgpu")]
+mod cube;
 mod extension;
 mod gru_cell;
 mod gru_layer;
@@ -32,6 +37,8 @@ mod lstm_cell;
 mod lstm_layer;
 pub mod packed;
 pub mod step_product;
+#[cfg(feature = "wgpu")]
+mod tanh_layer;
 
 use burn::backend::DispatchDevice;
 use burn::tensor::{DType, Tensor};
@@ -94,15 +101,15 @@ pub fn lstm_gates(gates: Tensor<2>) -> Tensor<2> {
 /// the input projections `xp` [T·B, 4H] (time-major, both biases in), the
 /// initial state `h0`, `c0` [B, H] and `w_hh` (W_hhᵀ) [H, 4H] give every
 /// step's h [T·B, H] and the last cell state c_T [B, H]. One registered
-/// operation with its own backward on flex and ndarray; on any other backend
-/// [`lstm_layer_by_steps`].
+/// operation with its own backward on flex, ndarray and the cube backends;
+/// on any other backend [`lstm_layer_by_steps`].
 pub fn lstm_layer(
     xp: Tensor<2>,
     h0: Tensor<2>,
     c0: Tensor<2>,
     w_hh: Tensor<2>,
 ) -> (Tensor<2>, Tensor<2>) {
-    if has_kernels(&xp) {
+    if has_kernels(&xp) || fuses_layers(&xp) {
         lstm_layer::apply(xp, h0, c0, w_hh)
     } else {
         lstm_layer_by_steps(xp, h0, c0, w_hh)
@@ -137,9 +144,10 @@ pub fn lstm_layer_by_steps(
 /// input projections `xp` = x·W_ihᵀ + b_ih [T·B, 3H] (time-major), the
 /// initial state `h0` [B, H], `w_hh` (W_hhᵀ) [H, 3H] and `b_hh` [1, 3H]
 /// give every step's h [T·B, H]. One registered operation with its own
-/// backward on flex and ndarray; on any other backend [`gru_layer_by_steps`].
+/// backward on flex, ndarray and the cube backends; on any other backend
+/// [`gru_layer_by_steps`].
 pub fn gru_layer(xp: Tensor<2>, h0: Tensor<2>, w_hh: Tensor<2>, b_hh: Tensor<2>) -> Tensor<2> {
-    if has_kernels(&xp) {
+    if has_kernels(&xp) || fuses_layers(&xp) {
         gru_layer::apply(xp, h0, w_hh, b_hh)
     } else {
         gru_layer_by_steps(xp, h0, w_hh, b_hh)
@@ -175,9 +183,53 @@ pub fn gru_layer_by_steps(
     Tensor::cat(outs, 0)
 }
 
+/// A whole tanh RNN layer over a chunk: the input projections `xp` =
+/// x·W_ihᵀ + b_ih + b_hh [T·B, H] (time-major), the initial state `h0`
+/// [B, H] and `w_hh` (W_hhᵀ) [H, H] give every step's h [T·B, H]. One
+/// registered operation with its own backward on the cube backends (see
+/// [`fuses_layers`]); elsewhere [`tanh_layer_by_steps`].
+pub fn tanh_layer(xp: Tensor<2>, h0: Tensor<2>, w_hh: Tensor<2>) -> Tensor<2> {
+    #[cfg(feature = "wgpu")]
+    if fuses_layers(&xp) {
+        return tanh_layer::apply(xp, h0, w_hh);
+    }
+    tanh_layer_by_steps(xp, h0, w_hh)
+}
+
+/// [`tanh_layer`] composed of Burn's ops step by step: the reference the
+/// fused layer is tested against.
+pub fn tanh_layer_by_steps(xp: Tensor<2>, h0: Tensor<2>, w_hh: Tensor<2>) -> Tensor<2> {
+    let b = h0.dims()[0];
+    let steps = xp.dims()[0] / b;
+    let mut h = h0;
+    let mut outs = Vec::with_capacity(steps);
+    for t in 0..steps {
+        h = tanh(xp.clone().narrow(0, t * b, b) + h.matmul(w_hh.clone())); // [B,H]
+        outs.push(h.clone());
+    }
+    Tensor::cat(outs, 0)
+}
+
 /// Whether the tensor lives on a backend these kernels were built for.
 pub fn has_kernels<const D: usize>(x: &Tensor<D>) -> bool {
     on_cpu_backend(x.device().as_dispatch())
+}
+
+/// Whether the tensor lives on a cube backend (wgpu) with this crate's
+/// CubeCL layers compiled in: there every recurrent layer, the tanh RNN's
+/// too, runs a chunk as one operation.
+pub fn fuses_layers<const D: usize>(x: &Tensor<D>) -> bool {
+    on_cube_backend(x.device().as_dispatch())
+}
+
+fn on_cube_backend(device: &DispatchDevice) -> bool {
+    match device {
+        #[cfg(feature = "wgpu")]
+        DispatchDevice::Cube(_) => true,
+        DispatchDevice::Autodiff(inner) => on_cube_backend(inner),
+        #[allow(unreachable_patterns)]
+        _ => false,
+    }
 }
 
 fn on_cpu_backend(device: &DispatchDevice) -> bool {

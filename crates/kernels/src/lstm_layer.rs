@@ -61,6 +61,7 @@ pub fn apply(
 }
 
 #[backend_extension(
+    Cube: cfg(feature = "wgpu"),
     Flex: cfg(feature = "flex"),
     NdArray: cfg(feature = "ndarray"),
     Autodiff
@@ -75,9 +76,34 @@ pub trait LstmLayer: Backend {
     ) -> FloatTensor<Self>;
 }
 
-/// flex and ndarray run the forward on their own tensors.
-#[cfg(any(feature = "flex", feature = "ndarray"))]
-macro_rules! cpu_backend {
+/// The layer's forward and backward on one backend: [`forward`] and
+/// [`backward`] below (a step's cell and product at a time) on flex and
+/// ndarray, one kernel per step on the cube backends ([`crate::cube::lstm`]).
+/// Autodiff records the layer as one node over either.
+pub trait LstmPasses: Backend {
+    /// What the forward keeps for the backward.
+    type Saved: Clone + Send + std::fmt::Debug + 'static;
+
+    /// XP [T·B, 4H], h0 [B, H], c0 [B, H], W_hh [H, 4H] → [(T+1)·B, H].
+    fn lstm_forward(
+        xp: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+        c0: FloatTensor<Self>,
+        w_hh: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, Self::Saved);
+
+    /// [dXP, dh0, dc0, dW_hh] from the output's gradient [(T+1)·B, H].
+    fn lstm_backward(
+        grad: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+        c0: FloatTensor<Self>,
+        w_hh: FloatTensor<Self>,
+        saved: Self::Saved,
+    ) -> [FloatTensor<Self>; 4];
+}
+
+/// A backend with its passes runs the layer's forward on its own tensors.
+macro_rules! layer_by_passes {
     ($backend:ty) => {
         impl LstmLayer for $backend {
             fn lstm_layer(
@@ -86,9 +112,40 @@ macro_rules! cpu_backend {
                 c0: FloatTensor<Self>,
                 w_hh: FloatTensor<Self>,
             ) -> FloatTensor<Self> {
-                forward::<Self>(xp, h0, c0, w_hh).out
+                <Self as LstmPasses>::lstm_forward(xp, h0, c0, w_hh).0
             }
         }
+    };
+}
+
+/// flex and ndarray run [`forward`] and [`backward`].
+#[cfg(any(feature = "flex", feature = "ndarray"))]
+macro_rules! cpu_backend {
+    ($backend:ty) => {
+        impl LstmPasses for $backend {
+            type Saved = Saved<Self>;
+
+            fn lstm_forward(
+                xp: FloatTensor<Self>,
+                h0: FloatTensor<Self>,
+                c0: FloatTensor<Self>,
+                w_hh: FloatTensor<Self>,
+            ) -> (FloatTensor<Self>, Saved<Self>) {
+                let saved = forward::<Self>(xp, h0, c0, w_hh);
+                (saved.out.clone(), saved)
+            }
+
+            fn lstm_backward(
+                grad: FloatTensor<Self>,
+                h0: FloatTensor<Self>,
+                c0: FloatTensor<Self>,
+                w_hh: FloatTensor<Self>,
+                saved: Saved<Self>,
+            ) -> [FloatTensor<Self>; 4] {
+                backward::<Self>(grad, h0, c0, w_hh, saved)
+            }
+        }
+        layer_by_passes!($backend);
     };
 }
 
@@ -97,11 +154,38 @@ cpu_backend!(burn::backend::Flex);
 #[cfg(feature = "ndarray")]
 cpu_backend!(burn::backend::NdArray);
 
+#[cfg(feature = "wgpu")]
+impl LstmPasses for burn_cubecl::CubeBackend {
+    type Saved = crate::cube::lstm::Saved;
+
+    fn lstm_forward(
+        xp: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+        c0: FloatTensor<Self>,
+        w_hh: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, Self::Saved) {
+        crate::cube::lstm::forward(xp, h0, c0, w_hh)
+    }
+
+    fn lstm_backward(
+        grad: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+        c0: FloatTensor<Self>,
+        w_hh: FloatTensor<Self>,
+        saved: Self::Saved,
+    ) -> [FloatTensor<Self>; 4] {
+        crate::cube::lstm::backward(grad, h0, c0, w_hh, saved)
+    }
+}
+
+#[cfg(feature = "wgpu")]
+layer_by_passes!(burn_cubecl::CubeBackend);
+
 /// What the forward keeps for the backward: the output, and each step's
 /// tensors as they were made (the backward reads them a step at a time, so
 /// they are not copied into one).
 #[derive(Clone, Debug)]
-struct Saved<B: Backend> {
+pub struct Saved<B: Backend> {
     /// [(T+1)·B, H]: h_1…h_T, then c_T (the op's output).
     out: FloatTensor<B>,
     /// T × [B, 4H]: σ(i) σ(f) tanh(g) σ(o).
@@ -208,14 +292,14 @@ fn backward<B: Backend + LstmCell + StepProduct>(
 struct LstmLayerBackward;
 
 #[derive(Clone, Debug)]
-struct State<B: Backend> {
+struct State<B: LstmPasses> {
     h0: FloatTensor<B>,
     c0: FloatTensor<B>,
     w_hh: FloatTensor<B>,
-    saved: Saved<B>,
+    saved: B::Saved,
 }
 
-impl<B: Backend + LstmCell + StepProduct> Backward<B, 4> for LstmLayerBackward {
+impl<B: LstmPasses> Backward<B, 4> for LstmLayerBackward {
     type State = State<B>;
 
     fn backward(self, ops: Ops<Self::State, 4>, grads: &mut Gradients, _: &mut Checkpointer) {
@@ -226,7 +310,7 @@ impl<B: Backend + LstmCell + StepProduct> Backward<B, 4> for LstmLayerBackward {
             w_hh,
             saved,
         } = ops.state;
-        let inputs = backward::<B>(grad, h0, c0, w_hh, saved);
+        let inputs = B::lstm_backward(grad, h0, c0, w_hh, saved);
         for (parent, g) in ops.parents.into_iter().zip(inputs) {
             if let Some(node) = parent {
                 grads.register::<B>(node.id, g);
@@ -236,8 +320,8 @@ impl<B: Backend + LstmCell + StepProduct> Backward<B, 4> for LstmLayerBackward {
 }
 
 /// Autodiff: the inner backend's forward, and a backward node that runs
-/// [`backward`] on the inner backend.
-impl<B: Backend + LstmCell + StepProduct, C: CheckpointStrategy> LstmLayer for Autodiff<B, C> {
+/// its backward.
+impl<B: LstmPasses, C: CheckpointStrategy> LstmLayer for Autodiff<B, C> {
     fn lstm_layer(
         xp: FloatTensor<Self>,
         h0: FloatTensor<Self>,
@@ -254,8 +338,7 @@ impl<B: Backend + LstmCell + StepProduct, C: CheckpointStrategy> LstmLayer for A
             .stateful()
         {
             OpsKind::Tracked(prep) => {
-                let saved = forward::<B>(xp, h0.clone(), c0.clone(), w_hh.clone());
-                let out = saved.out.clone();
+                let (out, saved) = B::lstm_forward(xp, h0.clone(), c0.clone(), w_hh.clone());
                 let state = State {
                     h0,
                     c0,
@@ -264,7 +347,7 @@ impl<B: Backend + LstmCell + StepProduct, C: CheckpointStrategy> LstmLayer for A
                 };
                 prep.finish(state, out)
             }
-            OpsKind::UnTracked(prep) => prep.finish(forward::<B>(xp, h0, c0, w_hh).out),
+            OpsKind::UnTracked(prep) => prep.finish(B::lstm_forward(xp, h0, c0, w_hh).0),
         }
     }
 }

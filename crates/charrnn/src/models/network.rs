@@ -203,15 +203,20 @@ impl Network {
     ) -> (Tensor<2>, State) {
         match self.kind {
             ModelKind::Lstm | ModelKind::Gru => self.hidden_by_layers(inputs, state, masks),
+            // On a GPU each op is a launch: there the tanh RNN's layers run a
+            // chunk as one operation too (one kernel per step each way).
+            ModelKind::Rnn if charrnn_kernels::fuses_layers(&state.0[0]) => {
+                self.hidden_by_layers(inputs, state, masks)
+            }
             ModelKind::Rnn => self.hidden_by_steps(inputs, state, masks),
         }
     }
 
-    /// [`Network::hidden`] a whole layer at a time (LSTM, GRU): each layer's
-    /// input projection is one product (a gather for layer 0), then the
-    /// layer's recurrence is one operation with its own backward (see
-    /// [`lstm`], [`gru`]), whose weight gradient is one product per chunk
-    /// instead of one per step.
+    /// [`Network::hidden`] a whole layer at a time (LSTM, GRU; the tanh RNN
+    /// on the cube backends): each layer's input projection is one product
+    /// (a gather for layer 0), then the layer's recurrence is one operation
+    /// with its own backward (see [`lstm`], [`gru`], [`tanh`]), whose weight
+    /// gradient is one product per chunk instead of one per step.
     fn hidden_by_layers(
         &self,
         inputs: Tensor<1, Int>,
@@ -220,7 +225,7 @@ impl Network {
     ) -> (Tensor<2>, State) {
         let parts = self.kind.state_parts().len();
         // The GRU's reset gate scales the recurrent product with its bias.
-        let both_biases = self.kind == ModelKind::Lstm;
+        let both_biases = self.kind != ModelKind::Gru;
         let mut below: Option<Tensor<2>> = None; // [T·B, H]
         let mut out_state = Vec::with_capacity(state.0.len());
         for (k, layer) in self.layers.iter().enumerate() {
@@ -232,7 +237,8 @@ impl Network {
             let s = &state.0[k * parts..(k + 1) * parts];
             let (hs, s) = match self.kind {
                 ModelKind::Gru => gru::layer(layer, xp, s),
-                _ => lstm::layer(layer, xp, s),
+                ModelKind::Lstm => lstm::layer(layer, xp, s),
+                ModelKind::Rnn => tanh::layer(layer, xp, s),
             }; // [T·B, H]
             out_state.extend(s);
             below = Some(match masks {
