@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# `charrnn bench` on a GPU machine (through wgpu and Vulkan) against ndarray on
-# that machine's CPU: B 1, 256 and 1024 at H 100 and H 512, then the LSTM
-# configs on wgpu. The GPU machine has no Rust toolchain, so build and strip
-# the binary here first:
+# `charrnn bench` on a GPU machine (through wgpu and Vulkan) beside two of
+# that machine's CPU cores: the LSTM and GRU at the sizes of issue #32, then
+# the tanh RNN. The GPU machine has no Rust toolchain, so build and strip the
+# binary here first:
 #
 #   cargo build -p train --features wgpu && mkdir -p .gpu && \
 #     cp "${CARGO_TARGET_DIR:-target}/debug/charrnn" .gpu/charrnn && strip .gpu/charrnn
@@ -21,19 +21,23 @@ icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
 bin=.gpu/charrnn
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader || true
-for hidden in 100 512; do
-  for batch in 1 256 1024; do
-    for backend in wgpu ndarray; do
-      iters=220
-      [ "$batch" -ge 256 ] && iters=60
-      [ "$backend" = ndarray ] && [ "$batch" -ge 256 ] && iters=25
-      timeout 120 "$bin" bench --config tiny.toml --backend "$backend" --hidden-size "$hidden" \
-        --batch-size "$batch" --iterations "$iters" 2>&1 | grep -E '^(BENCH|error)' ||
-        echo "BENCH backend=$backend hidden=$hidden batch=$batch failed or timed out"
+# The recurrent layers as CubeCL kernels (one launch per step and layer each
+# way): 2-layer LSTM and GRU of 128 and 512 units, T 50, Adam, at B 50 and
+# B 256 on wgpu, then B 50 on two of this machine's CPU cores (flex) beside
+# them. Each case prints its launch count and a BENCH line.
+run() {
+  timeout 90 "$bin" bench --config lstm.toml --optimizer adam "$@" 2>&1 |
+    grep -E '^(BENCH|kernels|error)' || echo "BENCH $* failed or timed out"
+}
+for model in lstm gru; do
+  for hidden in 128 512; do
+    for batch in 50 256; do
+      run --model "$model" --hidden-size "$hidden" --batch-size "$batch" --backend wgpu --iterations 40
     done
+    run --model "$model" --hidden-size "$hidden" --batch-size 50 --backend flex --threads 2 --iterations 10
   done
 done
-for config in lstm.toml lstm-512.toml; do
-  timeout 120 "$bin" bench --config "$config" --backend wgpu --iterations 40 2>&1 | grep -E '^(BENCH|error)' ||
-    echo "BENCH backend=wgpu config=$config failed or timed out"
+# min-char-rnn's network at B 1 and B 256 (launch-bound at B 1).
+for batch in 1 256; do
+  run --config tiny.toml --batch-size "$batch" --backend wgpu --iterations 100
 done
