@@ -260,6 +260,8 @@ fn values(t: Tensor<2>) -> Vec<f64> {
     t.into_data().convert::<f64>().try_to_vec::<f64>().unwrap()
 }
 
+type Named<T> = (&'static str, T);
+
 #[derive(Clone, Copy, Debug)]
 enum Cell {
     Tanh,
@@ -291,7 +293,7 @@ fn layer_and_gradients(
         .mul_scalar(1.5 / (h as f64).sqrt())
         .require_grad();
     let bias = wave(1, gates * h, 7.0).require_grad();
-    let (outs, inputs): (Vec<(&str, Tensor<2>)>, Vec<(&str, &Tensor<2>)>) = match cell {
+    let (outs, inputs): (Vec<Named<Tensor<2>>>, Vec<Named<&Tensor<2>>>) = match cell {
         Cell::Tanh => {
             let f = if fused {
                 tanh_layer
