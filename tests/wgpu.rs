@@ -343,17 +343,6 @@ fn layer_and_gradients(
     all
 }
 
-/// max |a − b| / max |b|
-fn rel_to_max(a: &[f64], b: &[f64]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    let scale = b.iter().fold(0.0f64, |m, x| m.max(x.abs()));
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max)
-        / scale
-}
-
 /// The sizes: a small chunk, and one whose B·H threads span several cubes.
 const SIZES: [[usize; 3]; 2] = [[7, 3, 5], [5, 4, 150]];
 
@@ -369,7 +358,7 @@ fn cube_layers_equal_burns_ops_and_flex_to_f32_accuracy() {
             // flex runs its own fused CPU layers (the tanh RNN: Burn's ops).
             let flex = layer_and_gradients(cell, true, size, &Device::flex());
             for ((name, ours), ((_, ops), (_, cpu))) in fused.iter().zip(by_ops.iter().zip(&flex)) {
-                let (vs_ops, vs_flex) = (rel_to_max(ours, ops), rel_to_max(ours, cpu));
+                let (vs_ops, vs_flex) = (rel_diff(ours, ops), rel_diff(ours, cpu));
                 println!(
                     "{cell:?} T,B,H {size:?} {name:6}: cube kernels vs Burn's ops on wgpu {vs_ops:.2e}, vs flex {vs_flex:.2e} of max"
                 );

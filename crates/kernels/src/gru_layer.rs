@@ -32,7 +32,7 @@ use burn::backend::{Autodiff, Backend, Dispatch, backend_extension, tensor::Floa
 use burn::tensor::Tensor;
 
 use crate::gru_cell::GruCell;
-use crate::lstm_layer::rows;
+use crate::lstm_layer::{recurrent_weight_grad, rows};
 use crate::step_product::StepProduct;
 
 /// Runs the layer through Burn's dispatch: every step's h [T·B, H].
@@ -234,12 +234,7 @@ fn backward<B: Backend + GruCell + StepProduct>(
     d_xp.reverse();
     d_hp.reverse();
     let d_hp = B::float_cat(d_hp, 0); // [T·B,3H]
-    let h_prev = if steps == 1 {
-        h0
-    } else {
-        B::float_cat(vec![h0, rows::<B>(&s.out, 0..(steps - 1) * b)], 0)
-    };
-    let d_w = B::float_matmul(B::float_transpose(h_prev), d_hp.clone()); // [H,3H]
+    let d_w = recurrent_weight_grad::<B>(h0, &s.out, d_hp.clone()); // [H,3H]
     let d_b = B::float_sum_dim(d_hp, 0); // [1,3H]
     let dh0 = dh_next.expect("at least one step");
     [B::float_cat(d_xp, 0), dh0, d_w, d_b]

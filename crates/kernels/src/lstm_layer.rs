@@ -202,6 +202,26 @@ pub(crate) fn rows<B: Backend>(t: &FloatTensor<B>, r: std::ops::Range<usize>) ->
     B::float_slice(t.clone(), &[Slice::from(r), Slice::from(0..cols)])
 }
 
+/// dW_hh = [h_0 … h_{T−1}]ᵀ·dG [H, G·H]: a layer's recurrent weight gradient
+/// for the whole chunk, one product of inner size T·B. The products' inputs
+/// are h0 [B, H] and the first T − 1 steps' rows of the layer's output `out`
+/// (every step's h first); `d_pre` [T·B, G·H] is the gradient of the
+/// recurrent products' sums.
+pub(crate) fn recurrent_weight_grad<B: Backend>(
+    h0: FloatTensor<B>,
+    out: &FloatTensor<B>,
+    d_pre: FloatTensor<B>,
+) -> FloatTensor<B> {
+    let b = h0.shape()[0];
+    let steps = d_pre.shape()[0] / b;
+    let h_prev = if steps == 1 {
+        h0
+    } else {
+        B::float_cat(vec![h0, rows::<B>(out, 0..(steps - 1) * b)], 0)
+    };
+    B::float_matmul(B::float_transpose(h_prev), d_pre)
+}
+
 /// Gate block k (i, f, g, o) of [B, 4H] gates.
 pub(crate) fn block<B: Backend>(gates: &FloatTensor<B>, k: usize) -> FloatTensor<B> {
     let shape = gates.shape();
@@ -276,13 +296,7 @@ fn backward<B: Backend + LstmCell + StepProduct>(
     }
     d_gates.reverse();
     let d_xp = B::float_cat(d_gates, 0); // [T·B,4H]
-    // The inputs of the recurrent products: h_0 … h_{T−1}.
-    let h_prev = if steps == 1 {
-        h0
-    } else {
-        B::float_cat(vec![h0, rows::<B>(&s.out, 0..(steps - 1) * b)], 0)
-    };
-    let d_w = B::float_matmul(B::float_transpose(h_prev), d_xp.clone()); // [H,4H]
+    let d_w = recurrent_weight_grad::<B>(h0, &s.out, d_xp.clone()); // [H,4H]
     let dh0 = dh_next.expect("at least one step");
     [d_xp, dh0, dc, d_w]
 }

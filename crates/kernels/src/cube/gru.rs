@@ -18,9 +18,9 @@ use burn_cubecl::CubeBackend;
 use burn_cubecl::cubecl::{self, prelude::*};
 use burn_cubecl::tensor::CubeTensor;
 
-use super::{
-    contiguous, empty, grid, previous_states, recurrent_grad, sigmoid, sizes, weight_grad,
-};
+use crate::lstm_layer::recurrent_weight_grad;
+
+use super::{contiguous, empty, grid, recurrent_grad, sigmoid, sizes};
 
 /// Step t's forward: writes rows t of `rz` (σ(r) σ(z)), `n`, `hp_n`
 /// (HP's n block, bias in) and `out`. h_{t−1} is h0 at the first step and
@@ -236,6 +236,6 @@ pub(crate) fn backward(
     }
     let dh0 = recurrent_grad(&d_hp, &w, Some(&carry), b, h);
     let d_b = CubeBackend::float_sum_dim(d_hp.clone(), 0); // [1,3H]
-    let d_w = weight_grad(previous_states(h0, &s.out, steps), d_hp);
+    let d_w = recurrent_weight_grad::<CubeBackend>(h0, &s.out, d_hp);
     [d_xp, dh0, d_w, d_b]
 }

@@ -13,12 +13,13 @@
 //! [(T+1)·B, H]: every step's h, then c_T.
 
 use burn::backend::cubecl::dtype_to_storage_type;
+use burn_cubecl::CubeBackend;
 use burn_cubecl::cubecl::{self, prelude::*};
 use burn_cubecl::tensor::CubeTensor;
 
-use super::{
-    contiguous, empty, grid, previous_states, recurrent_grad, sigmoid, sizes, weight_grad,
-};
+use crate::lstm_layer::recurrent_weight_grad;
+
+use super::{contiguous, empty, grid, recurrent_grad, sigmoid, sizes};
 
 /// Step t's forward: writes rows t of `gates` (σ(i) σ(f) tanh(g) σ(o)),
 /// `c_all` and `out`, and c_T into `out`'s last B rows at the last step.
@@ -232,6 +233,6 @@ pub(crate) fn backward(
         );
     }
     let dh0 = recurrent_grad(&d_gates, &w, None, b, h);
-    let d_w = weight_grad(previous_states(h0, &s.out, steps), d_gates.clone());
+    let d_w = recurrent_weight_grad::<CubeBackend>(h0, &s.out, d_gates.clone());
     [d_gates, dh0, dc, d_w]
 }

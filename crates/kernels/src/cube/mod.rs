@@ -12,8 +12,9 @@
 //! likewise: a thread per (b, k) forms dh_t[b, k] from the output's gradient
 //! and Σ_j dG_{t+1}[b, j]·W_hh[k, j] (the recurrent product of the step after,
 //! read from the previous launch's rows), then the cell's chain rule.
-//! Per chunk, the weight's gradient is one product [h_0 … h_{T−1}]ᵀ·dG and
-//! dh_0 one more launch ([`recurrent_grad`]). Nothing is read back to the
+//! Per chunk, the weight's gradient is one product [h_0 … h_{T−1}]ᵀ·dG
+//! ([`crate::lstm_layer::recurrent_weight_grad`], as on the CPU) and dh_0
+//! one more launch ([`recurrent_grad`]). Nothing is read back to the
 //! host.
 //!
 //! The dot products are plain loops over the state (no shared-memory tiles):
@@ -32,9 +33,7 @@ pub(crate) mod tanh;
 
 use burn::backend::TensorMetadata;
 use burn::backend::cubecl::dtype_to_storage_type;
-use burn::backend::ops::FloatTensorOps;
-use burn::tensor::{Shape, Slice};
-use burn_cubecl::CubeBackend;
+use burn::tensor::Shape;
 use burn_cubecl::cubecl::{self, prelude::*};
 use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
@@ -132,24 +131,4 @@ pub(crate) fn recurrent_grad(
         dtype_to_storage_type(d_pre.dtype),
     );
     out
-}
-
-/// The recurrent products' inputs h_0 … h_{T−1} [T·B, H]: h0 and the first
-/// T − 1 steps' rows of the layer's output.
-pub(crate) fn previous_states(h0: CubeTensor, out: &CubeTensor, steps: usize) -> CubeTensor {
-    let [b, h] = h0.shape().dims::<2>();
-    if steps == 1 {
-        return h0;
-    }
-    let earlier = CubeBackend::float_slice(
-        out.clone(),
-        &[Slice::from(0..(steps - 1) * b), Slice::from(0..h)],
-    );
-    CubeBackend::float_cat(vec![h0, earlier], 0)
-}
-
-/// dW_hh = [h_0 … h_{T−1}]ᵀ·dG [H, G·H]: the recurrent weight's gradient for
-/// the whole chunk, one product of inner size T·B.
-pub(crate) fn weight_grad(h_prev: CubeTensor, d_pre: CubeTensor) -> CubeTensor {
-    CubeBackend::float_matmul(CubeBackend::float_transpose(h_prev), d_pre)
 }

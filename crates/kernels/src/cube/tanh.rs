@@ -9,10 +9,13 @@
 //! output is every step's h [T·B, H].
 
 use burn::backend::cubecl::dtype_to_storage_type;
+use burn_cubecl::CubeBackend;
 use burn_cubecl::cubecl::{self, prelude::*};
 use burn_cubecl::tensor::CubeTensor;
 
-use super::{contiguous, empty, grid, previous_states, recurrent_grad, sizes, weight_grad};
+use crate::lstm_layer::recurrent_weight_grad;
+
+use super::{contiguous, empty, grid, recurrent_grad, sizes};
 
 /// Step t's forward: writes row t of `out`; h_{t−1} is h0 at the first step
 /// and row t − 1 of `out` after it.
@@ -138,6 +141,6 @@ pub(crate) fn backward(
         );
     }
     let dh0 = recurrent_grad(&d_pre, &w, None, b, h);
-    let d_w = weight_grad(previous_states(h0, &s.out, steps), d_pre.clone());
+    let d_w = recurrent_weight_grad::<CubeBackend>(h0, &s.out, d_pre.clone());
     [d_pre, dh0, d_w]
 }
