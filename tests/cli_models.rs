@@ -182,15 +182,13 @@ fn lstm_with_dropout_and_adam_resumes_exactly() {
 
 /// A GRU with weight drop (the masks drawn after dropout's, from the same
 /// generator the checkpoint keeps) and weight averaging, on two shards:
-/// straight and resumed runs are byte-identical, and the weight drop is on.
+/// straight and resumed runs are byte-identical, and the weight drop is on;
+/// the same for locked dropout masks, which change the run.
 #[test]
 fn gru_with_weight_drop_and_averaging_resumes_exactly() {
     let tmp = tempfile::tempdir().unwrap();
-    let (a, b, c) = (
-        tmp.path().join("a"),
-        tmp.path().join("b"),
-        tmp.path().join("c"),
-    );
+    let dir = |name: &str| tmp.path().join(name);
+    let (a, b, c) = (dir("a"), dir("b"), dir("c"));
     let flags = |iters: &'static str, weight_drop: &'static str| {
         vec![
             "--model",
@@ -231,6 +229,20 @@ fn gru_with_weight_drop_and_averaging_resumes_exactly() {
     );
     assert!(run_model("gru", &c, &flags("60", "0")).status.success());
     assert_ne!(losses(&a), losses(&c), "weight drop changed nothing");
+
+    let locked = |iters| [flags(iters, "0.3"), vec!["--locked-dropout"]].concat();
+    let (d, e) = (dir("d"), dir("e"));
+    assert!(run_model("gru", &d, &locked("60")).status.success());
+    assert!(run_model("gru", &e, &locked("30")).status.success());
+    let o = bin::resume_to(&e, "60");
+    assert!(o.status.success(), "{}", stderr(&o));
+    bin::assert_same_files(
+        &d,
+        &e,
+        &["metrics.csv", "weights.safetensors"],
+        "locked dropout",
+    );
+    assert_ne!(losses(&a), losses(&d), "locking the masks changed nothing");
 }
 
 /// `charrnn sample` from a run directory, a checkpoint file and a weights file,

@@ -119,17 +119,22 @@ fn small_case(
     (spec, w, chunk, state)
 }
 
-/// With dropout: the masked network's gradients against finite differences
-/// taken with the same masks, for every kind (the one-layer original too).
+/// With dropout, per step and locked: the masked network's gradients against
+/// finite differences taken with the same masks, for every kind (the
+/// one-layer original too).
 #[test]
 fn dropout_gradients_match_finite_differences_with_the_same_mask() {
     let mut rng = ChaCha8Rng::seed_from_u64(77);
     for (kind, layers) in MASKED {
         let (spec, w, chunk, state) = small_case(kind, layers, 3, &mut rng);
         let (t, b) = (SMALL_T, SMALL_B);
-        for (backend, device) in backends() {
+        for ((backend, device), locked) in backends()
+            .into_iter()
+            .flat_map(|bd| [(bd.clone(), false), (bd, true)])
+        {
             let masks: Vec<TensorData> = Dropout::new(0.4, 5)
-                .masks(layers, t * b, spec.hidden, Precision::F64, &device)
+                .locked(locked)
+                .masks(layers, [t, b], spec.hidden, Precision::F64, &device)
                 .unwrap()
                 .into_iter()
                 .map(|m| m.into_data())
@@ -143,7 +148,10 @@ fn dropout_gradients_match_finite_differences_with_the_same_mask() {
             let rows = gradcheck::check(&spec, &w, &case, 6, 1, &device);
             assert_passes(
                 &rows,
-                &format!("{backend}: {} dropout 0.4", spec.describe()),
+                &format!(
+                    "{backend}: {} dropout 0.4, locked {locked}",
+                    spec.describe()
+                ),
             );
             // The masks matter: the loss without them differs.
             let plain = Case {
@@ -169,7 +177,7 @@ fn weight_drop_gradients_match_finite_differences_and_the_masked_network() {
         let (spec, w, chunk, state) = small_case(kind, layers, 4, &mut rng);
         let (t, b) = (SMALL_T, SMALL_B);
         let mut dropout = Dropout::new(if layers > 1 { 0.3 } else { 0.0 }, 6);
-        let masks = dropout.mask_data(layers, t * b, spec.hidden, Precision::F64);
+        let masks = dropout.mask_data(layers, [t, b], spec.hidden, Precision::F64);
         let shape = spec.recurrent_shape();
         let weight_masks = dropout
             .weight_mask_data(0.4, layers, shape, Precision::F64)

@@ -89,6 +89,7 @@ impl Checkpoint {
     pub fn dropout(&self) -> Dropout {
         Dropout {
             p: self.config.dropout,
+            locked: self.config.locked_dropout,
             rng: self.dropout_rng.clone(),
         }
     }

@@ -57,6 +57,10 @@ pub struct TrainConfig {
     pub layers: usize,
     /// Probability of dropping each unit of each layer's output while training.
     pub dropout: f64,
+    /// Lock each stream's dropout masks across a chunk's steps (variational
+    /// dropout, AWD-LSTM's `LockedDropout`) instead of drawing new ones at
+    /// every step; needs dropout > 0.
+    pub locked_dropout: bool,
     /// Weight drop (DropConnect on each layer's recurrent weights W_hh, as in
     /// AWD-LSTM): each weight dropped with this probability for a whole
     /// iteration, the same mask for every stream and step; 0 = off.
@@ -154,6 +158,7 @@ impl Default for TrainConfig {
             model: ModelKind::Rnn,
             layers: 1,
             dropout: 0.0,
+            locked_dropout: false,
             weight_drop: 0.0,
             optimizer: OptimizerKind::Adagrad,
             adam_beta1: 0.9,
@@ -185,7 +190,7 @@ impl Default for TrainConfig {
 }
 
 /// The keys a config file may hold.
-pub const KEYS: [&str; 46] = [
+pub const KEYS: [&str; 47] = [
     "data",
     "hidden_size",
     "seq_length",
@@ -206,6 +211,7 @@ pub const KEYS: [&str; 46] = [
     "model",
     "layers",
     "dropout",
+    "locked_dropout",
     "weight_drop",
     "optimizer",
     "adam_beta1",
@@ -408,6 +414,12 @@ impl TrainConfig {
         if !(self.dropout >= 0.0 && self.dropout < 1.0) {
             return bad("dropout", format!("{} (must be in [0, 1))", self.dropout));
         }
+        if self.locked_dropout && self.dropout == 0.0 {
+            return bad(
+                "locked_dropout",
+                "true locks dropout masks, and dropout is 0: set dropout > 0".into(),
+            );
+        }
         if !(self.weight_drop >= 0.0 && self.weight_drop < 1.0) {
             return bad(
                 "weight_drop",
@@ -600,6 +612,14 @@ mod tests {
         );
         let c = TrainConfig::parse("clip = 0.0").unwrap();
         assert!(c.validate().unwrap_err().to_string().contains("clip"));
+        let c = TrainConfig::parse("locked_dropout = true").unwrap();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("locked_dropout") && e.contains("dropout is 0"),
+            "{e}"
+        );
+        let c = TrainConfig::parse("locked_dropout = true\ndropout = 0.1").unwrap();
+        assert!(c.validate().is_ok());
         let e = TrainConfig::parse("seed = 1\nseq_length = -3")
             .unwrap_err()
             .to_string();

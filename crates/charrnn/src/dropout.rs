@@ -3,7 +3,10 @@
 //! run would (a backend's global RNG could not promise that).
 //!
 //! Inverted dropout: each unit is kept with probability 1 − p and scaled by
-//! 1/(1 − p), so evaluation and sampling use the network unchanged.
+//! 1/(1 − p), so evaluation and sampling use the network unchanged. A mask
+//! is new at every step of a chunk (PyTorch's `nn.GRU(dropout=p)`), or
+//! locked: one per stream for the whole chunk (variational dropout, Gal &
+//! Ghahramani 2016, as AWD-LSTM's `LockedDropout` applies it between layers).
 
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
@@ -15,6 +18,8 @@ use crate::Precision;
 pub struct Dropout {
     /// The probability of dropping a unit, in [0, 1).
     pub p: f64,
+    /// One mask per stream for every step of a chunk, instead of one per step.
+    pub locked: bool,
     pub rng: ChaCha8Rng,
 }
 
@@ -24,31 +29,45 @@ impl Dropout {
     pub fn new(p: f64, seed: u64) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(1);
-        Self { p, rng }
+        Self {
+            p,
+            locked: false,
+            rng,
+        }
     }
 
-    /// One mask [rows, hidden] per layer on `device`, or None without dropout.
+    /// The same generator, its masks locked across a chunk's steps (or not).
+    pub fn locked(self, locked: bool) -> Self {
+        Self { locked, ..self }
+    }
+
+    /// One mask [steps·batch, hidden] per layer on `device` (rows time-major,
+    /// as the network's), or None without dropout.
     pub fn masks(
         &mut self,
         layers: usize,
-        rows: usize,
+        [steps, batch]: [usize; 2],
         hidden: usize,
         precision: Precision,
         device: &Device,
     ) -> Option<Vec<Tensor<2>>> {
-        let data = self.mask_data(layers, rows, hidden, precision)?;
+        let data = self.mask_data(layers, [steps, batch], hidden, precision)?;
         Some(on_device(data, precision, device))
     }
 
-    /// The same masks on the host.
+    /// The same masks on the host: steps·batch·hidden draws per layer, or,
+    /// locked, batch·hidden draws repeated at every step.
     pub fn mask_data(
         &mut self,
         layers: usize,
-        rows: usize,
+        [steps, batch]: [usize; 2],
         hidden: usize,
         precision: Precision,
     ) -> Option<Vec<TensorData>> {
-        self.draw(self.p, layers, [rows, hidden], precision)
+        match self.locked {
+            false => self.draw(self.p, layers, [steps * batch, hidden], 1, precision),
+            true => self.draw(self.p, layers, [batch, hidden], steps, precision),
+        }
     }
 
     /// Weight-drop masks (see [`crate::models::layer::Layer::w_hh_mask`]): one
@@ -62,7 +81,7 @@ impl Dropout {
         shape: [usize; 2],
         precision: Precision,
     ) -> Option<Vec<TensorData>> {
-        self.draw(p, layers, shape, precision)
+        self.draw(p, layers, shape, 1, precision)
     }
 
     /// [`Dropout::weight_mask_data`] on `device`.
@@ -78,12 +97,14 @@ impl Dropout {
         Some(on_device(data, precision, device))
     }
 
-    /// One mask of `shape` per layer: 0 with probability `p`, else 1/(1 − p).
+    /// One mask of `shape` per layer (0 with probability `p`, else
+    /// 1/(1 − p)), stacked `repeat` times along its rows.
     fn draw(
         &mut self,
         p: f64,
         layers: usize,
         shape: [usize; 2],
+        repeat: usize,
         precision: Precision,
     ) -> Option<Vec<TensorData>> {
         if p == 0.0 {
@@ -91,13 +112,18 @@ impl Dropout {
         }
         let keep = 1.0 / (1.0 - p);
         let len = shape[0] * shape[1];
+        let stacked = [shape[0] * repeat, shape[1]];
         let masks = (0..layers)
             .map(|_| {
                 let words = self.words(len);
                 // Straight into the tensor's element type (0 or `keep`).
                 match precision {
-                    Precision::F32 => TensorData::new(mask(&words, p, keep as f32), shape),
-                    Precision::F64 => TensorData::new(mask(&words, p, keep), shape),
+                    Precision::F32 => {
+                        TensorData::new(mask(&words, p, keep as f32).repeat(repeat), stacked)
+                    }
+                    Precision::F64 => {
+                        TensorData::new(mask(&words, p, keep).repeat(repeat), stacked)
+                    }
                 }
             })
             .collect();
@@ -146,7 +172,7 @@ mod tests {
             let mut d = Dropout::new(0.25, 11);
             let _ = d.rng.next_u32(); // an odd word offset into the block
             let mut reference = d.rng.clone();
-            let masks = d.mask_data(2, rows, hidden, Precision::F64).unwrap();
+            let masks = d.mask_data(2, [1, rows], hidden, Precision::F64).unwrap();
             for mask in masks {
                 let want: Vec<f64> = (0..rows * hidden)
                     .map(|_| {
@@ -174,7 +200,7 @@ mod tests {
     fn masks_keep_one_minus_p_and_scale() {
         let device = Device::default();
         let mut d = Dropout::new(0.3, 7);
-        let masks = d.masks(2, 100, 50, Precision::F64, &device).unwrap();
+        let masks = d.masks(2, [4, 25], 50, Precision::F64, &device).unwrap();
         for m in masks {
             let v: Vec<f64> = m.into_data().iter::<f64>().collect();
             let kept = v.iter().filter(|&&x| x != 0.0).count() as f64 / v.len() as f64;
@@ -183,8 +209,38 @@ mod tests {
         }
         assert!(
             Dropout::new(0.0, 1)
-                .masks(1, 3, 3, Precision::F32, &device)
+                .masks(1, [3, 1], 3, Precision::F32, &device)
                 .is_none()
         );
+    }
+
+    /// Locked masks are the per-step draw of one step, the same at every
+    /// step of the chunk, and use up only that step's words.
+    #[test]
+    fn locked_masks_are_one_step_draw_repeated_over_the_chunk() {
+        let (steps, batch, hidden) = (6, 4, 9);
+        let mut locked = Dropout::new(0.4, 5).locked(true);
+        let mut one_step = Dropout::new(0.4, 5);
+        let masks = locked
+            .mask_data(2, [steps, batch], hidden, Precision::F64)
+            .unwrap();
+        let want = one_step
+            .mask_data(2, [1, batch], hidden, Precision::F64)
+            .unwrap();
+        for (mask, want) in masks.into_iter().zip(want) {
+            assert_eq!(mask.shape().to_vec(), vec![steps * batch, hidden]);
+            let (m, w) = (
+                mask.try_to_vec::<f64>().unwrap(),
+                want.try_to_vec::<f64>().unwrap(),
+            );
+            for t in 0..steps {
+                assert_eq!(
+                    &m[t * batch * hidden..(t + 1) * batch * hidden],
+                    &w[..],
+                    "step {t}"
+                );
+            }
+        }
+        assert_eq!(locked.rng, one_step.rng, "the generator's position");
     }
 }

@@ -298,8 +298,13 @@ impl FirstChunk {
             [c.batch_size, c.hidden_size],
         );
         // The first iteration's masks, drawn as training draws them.
-        let mut dropout = Dropout::new(c.dropout, c.seed);
-        let masks = dropout.mask_data(spec.layers, chunk.inputs.len(), spec.hidden, Precision::F64);
+        let mut dropout = Dropout::new(c.dropout, c.seed).locked(c.locked_dropout);
+        let masks = dropout.mask_data(
+            spec.layers,
+            [chunk.steps, chunk.streams],
+            spec.hidden,
+            Precision::F64,
+        );
         let weight_masks = dropout.weight_mask_data(
             c.weight_drop,
             spec.layers,

@@ -114,7 +114,7 @@ impl Trainer {
             smooth_loss: -(1.0 / vocab as f64).ln() * config.seq_length as f64,
             state: model.zero_state(config.batch_size),
             rng: ChaCha8Rng::seed_from_u64(config.seed),
-            dropout: Dropout::new(config.dropout, config.seed),
+            dropout: Dropout::new(config.dropout, config.seed).locked(config.locked_dropout),
         };
         let average = (config.ema > 0.0).then(|| Average::new(config.ema, &model));
         Ok(Self {
@@ -332,7 +332,7 @@ impl Trainer {
         let spec = model.spec();
         let masks = self.progress.dropout.masks(
             spec.layers,
-            chunk.inputs.len(),
+            [chunk.steps, chunk.streams],
             spec.hidden,
             model.precision(),
             &self.device,

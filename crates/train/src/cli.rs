@@ -99,6 +99,9 @@ pub struct ModelArgs {
     /// Probability of dropping each layer's outputs while training, in [0, 1) [default: 0]
     #[arg(long, allow_negative_numbers = true)]
     pub dropout: Option<f64>,
+    /// One dropout mask per stream for a whole chunk instead of one per step (variational dropout, AWD-LSTM's locked dropout); needs --dropout > 0 [default: false]
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub locked_dropout: Option<bool>,
     /// Probability of dropping each recurrent weight (W_hh) for a whole iteration (DropConnect, AWD-LSTM's weight drop), in [0, 1) [default: 0]
     #[arg(long, allow_negative_numbers = true)]
     pub weight_drop: Option<f64>,

@@ -22,10 +22,11 @@ pub fn run(args: &TrainArgs) -> Result<i32> {
     let text = crate::reading::text(&mut c)?;
     let setup = FirstChunk::new(&c, &text)?;
     println!(
-        "gradient check: backend {}, f64, {}, dropout {}, weight drop {}, T {}, B {}, first chunk of {}",
+        "gradient check: backend {}, f64, {}, dropout {}{}, weight drop {}, T {}, B {}, first chunk of {}",
         c.backend,
         setup.spec.describe(),
         c.dropout,
+        if c.locked_dropout { " (locked)" } else { "" },
         c.weight_drop,
         c.seq_length,
         c.batch_size,

@@ -211,7 +211,8 @@ fn header(s: &Setup, dir: &Path) {
         text.vocab.len(),
         s.trainer.model().spec().describe(),
         if c.dropout > 0.0 {
-            format!(", dropout {}", c.dropout)
+            let locked = if c.locked_dropout { " (locked)" } else { "" };
+            format!(", dropout {}{locked}", c.dropout)
         } else {
             String::new()
         },

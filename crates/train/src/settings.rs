@@ -62,7 +62,7 @@ pub fn apply_flags(c: &mut TrainConfig, a: &TrainArgs) -> Result<()> {
     }
     let (m, o) = (&a.model, &a.optim);
     set!(m => data, seed, hidden_size, seq_length, batch_size, threads, layers, dropout, model);
-    set!(m => weight_drop);
+    set!(m => weight_drop, locked_dropout);
     if let Some(b) = m.backend {
         c.backend = b.name().into();
     }
@@ -113,7 +113,7 @@ pub fn refuse_conflicts(saved: &TrainConfig, a: &TrainArgs) -> Result<()> {
     same!(o: precision => "precision", learning_rate => "learning-rate", clip => "clip");
     same!(m: seed => "seed", backend => "backend", model => "model", layers => "layers");
     same!(m: dropout => "dropout", vocab => "vocab", vocab_min_count => "vocab-min-count");
-    same!(m: weight_drop => "weight-drop");
+    same!(m: weight_drop => "weight-drop", locked_dropout => "locked-dropout");
     same!(o: optimizer => "optimizer", epsilon => "epsilon");
     same!(o: adam_beta1 => "adam-beta1", adam_beta2 => "adam-beta2");
     same!(o: rmsprop_alpha => "rmsprop-alpha", rmsprop_momentum => "rmsprop-momentum");
