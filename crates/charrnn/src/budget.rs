@@ -15,7 +15,7 @@
 pub struct Speed {
     /// One training iteration (the mean over `trials`).
     pub iteration: f64,
-    /// Timed iterations behind `iteration` (after one untimed warm-up).
+    /// Timed iterations behind `iteration` (after untimed warm-up ones).
     pub trials: u64,
     /// One evaluation on the validation split (0 without one).
     pub evaluation: f64,

@@ -213,28 +213,41 @@ impl Trainer {
         self.config.minutes > 0.0 && self.config.iterations == 0 && self.progress.iter == 0
     }
 
-    /// Times this run on this machine: one untimed warm-up iteration (first
-    /// allocations, the thread pool), then iterations until at least
-    /// `MIN_TRIALS` and `TRIAL_SECONDS` (at most `MAX_TRIALS`), one
+    /// Times this run on this machine: untimed warm-up iterations (at least
+    /// one and `WARMUP_SECONDS`: the first allocations, the thread pool, the
+    /// memory the allocator has yet to map), then iterations until at least
+    /// `MIN_TRIALS` and `TRIAL_SECONDS` (at most `MAX_TRIALS` each; neither
+    /// longer than 0.5% of the budget), one
     /// evaluation and one sample; then puts the run back exactly as it was
     /// (through its own checkpoint, the path `--resume` takes), so the trials
     /// leave no trace in the weights, the optimizer, the data pointer or any
     /// generator.
+    ///
+    /// Why seconds and not a few iterations: on a two-core VM a 2 × 512 GRU's
+    /// iterations vary by ±15% one to the next and the first dozen run ~10%
+    /// slower than the rest; six iterations right after the first promised
+    /// 468 ms where the run then took 385, ending its 30 minutes 4 early.
     pub fn measure(&mut self) -> Result<Speed> {
         const MIN_TRIALS: u64 = 3;
         const MAX_TRIALS: u64 = 1000;
-        const TRIAL_SECONDS: f64 = 2.0;
+        const WARMUP_SECONDS: f64 = 4.0;
+        const TRIAL_SECONDS: f64 = 8.0;
         let snapshot = self.checkpoint()?;
-        self.step(None)?;
-        let started = std::time::Instant::now();
-        let mut trials = 0;
-        while trials < MIN_TRIALS
-            || (started.elapsed().as_secs_f64() < TRIAL_SECONDS && trials < MAX_TRIALS)
-        {
-            self.step(None)?;
-            trials += 1;
-        }
-        let iteration = started.elapsed().as_secs_f64() / trials as f64;
+        let until = |seconds: f64, min: u64, trainer: &mut Self| -> Result<(u64, f64)> {
+            let started = std::time::Instant::now();
+            let mut n = 0;
+            while n < min || (started.elapsed().as_secs_f64() < seconds && n < MAX_TRIALS) {
+                trainer.step(None)?;
+                n += 1;
+            }
+            Ok((n, started.elapsed().as_secs_f64()))
+        };
+        // Each at most 0.5% of the budget (so 9 s of 30 minutes).
+        let share = |seconds: f64| seconds.min(self.config.minutes * 60.0 * 0.005);
+        let (warmup, trial) = (share(WARMUP_SECONDS), share(TRIAL_SECONDS));
+        until(warmup, 1, self)?;
+        let (trials, seconds) = until(trial, MIN_TRIALS, self)?;
+        let iteration = seconds / trials as f64;
         let timed = |f: &mut dyn FnMut()| {
             let t = std::time::Instant::now();
             f();

@@ -7,7 +7,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use charrnn::budget;
@@ -258,10 +258,11 @@ pub fn train(args: &TrainArgs) -> Result<i32> {
     let interrupted = interrupt_flag()?;
     header(&s, &out.dir);
     backend::on_pool(|| {
-        if s.trainer.needs_budget() {
-            fix_budget(&mut s.trainer, &mut out, s.began)?;
-        }
-        train_loop(&mut s, &mut out, &interrupted)
+        let deadline = match s.trainer.needs_budget() {
+            true => Some(fix_budget(&mut s.trainer, &mut out, s.began)?),
+            false => None,
+        };
+        train_loop(&mut s, &mut out, &interrupted, deadline)
     })
 }
 
@@ -269,8 +270,11 @@ pub fn train(args: &TrainArgs) -> Result<i32> {
 /// checkpoint (written at iteration 0, so an interrupted run can resume
 /// from the start), then fixes the iterations that fit in what is
 /// left of the budget, says so in one line and records the count in the
-/// run's config.toml (and so in every checkpoint).
-fn fix_budget(trainer: &mut Trainer, out: &mut Outputs, began: Instant) -> Result<()> {
+/// run's config.toml (and so in every checkpoint). Returns the deadline:
+/// the budget's end less its last evaluation and checkpoint, past which the
+/// loop stops even short of the count (a VM's speed can drift by 20%
+/// within minutes, so the trials' promise is not a guarantee).
+fn fix_budget(trainer: &mut Trainer, out: &mut Outputs, began: Instant) -> Result<Instant> {
     let speed = trainer.measure()?;
     let c = trainer.config();
     if budget::fit(
@@ -319,7 +323,8 @@ fn fix_budget(trainer: &mut Trainer, out: &mut Outputs, began: Instant) -> Resul
         &out.dir.join("config.toml"),
         trainer.config().to_toml().as_bytes(),
     )?;
-    Ok(())
+    let last = speed.evaluation + if speed.evaluation > 0.0 { 2.0 } else { 1.0 } * save_s;
+    Ok(began + Duration::from_secs_f64((minutes * 60.0 - last).max(0.0)))
 }
 
 fn s_since(t: Instant) -> f64 {
@@ -327,8 +332,14 @@ fn s_since(t: Instant) -> f64 {
 }
 
 /// Steps until the configured iterations or epochs (or early stopping, or
-/// Ctrl-C), writing as it goes; then scores the test set.
-fn train_loop(s: &mut Setup, out: &mut Outputs, interrupted: &AtomicBool) -> Result<i32> {
+/// Ctrl-C, or a time budget's `deadline`), writing as it goes; then scores
+/// the test set.
+fn train_loop(
+    s: &mut Setup,
+    out: &mut Outputs,
+    interrupted: &AtomicBool,
+    deadline: Option<Instant>,
+) -> Result<i32> {
     let c = s.trainer.config().clone();
     let total = s.trainer.total_iterations();
     let bar = progress_bar(total, s.trainer.progress.iter);
@@ -356,13 +367,22 @@ fn train_loop(s: &mut Setup, out: &mut Outputs, interrupted: &AtomicBool) -> Res
         }
         out.metrics.row(step.iter, step.loss, step.smooth_loss)?;
         let done = step.iter + 1;
-        if every(done, c.eval_every) || done == total {
+        let evaluated = every(done, c.eval_every) || done == total;
+        if evaluated {
             out.validate(&mut s.trainer, done, &say)?;
             if s.trainer.out_of_patience() {
                 say(&early_stop_line(&s.trainer, done, &out.dir));
                 end = "stopped early";
                 break;
             }
+        }
+        if done < total && deadline.is_some_and(|d| Instant::now() >= d) {
+            if !evaluated && s.trainer.validates() {
+                out.validate(&mut s.trainer, done, &say)?;
+            }
+            say(&out_of_time_line(&s.trainer, done, &out.dir));
+            end = "out of time";
+            break;
         }
         if status.due() {
             // Rows reach the file (not the disk) for a reader watching the run.
@@ -406,6 +426,17 @@ fn train_loop(s: &mut Setup, out: &mut Outputs, interrupted: &AtomicBool) -> Res
     );
     out.test(&s.trainer)?;
     Ok(0)
+}
+
+fn out_of_time_line(trainer: &Trainer, done: u64, dir: &Path) -> String {
+    let c = trainer.config();
+    format!(
+        "out of time at iteration {done} of {}: the budget's {} minutes are spent (this machine ran slower than its trial iterations); the best weights are in {}, and --resume {} continues the schedule to its end",
+        c.iterations,
+        c.minutes,
+        dir.join("best.safetensors").display(),
+        dir.display()
+    )
 }
 
 fn early_stop_line(trainer: &Trainer, done: u64, dir: &Path) -> String {
